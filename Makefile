@@ -1,0 +1,22 @@
+# contrib-style PGXS build of the booking extension
+
+MODULE_big = booking
+OBJS = \
+	src/booking.o \
+	src/bookings_table.o \
+	src/resource_lock.o
+
+EXTENSION = booking
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+DATA = $(EXTENSION)--$(EXTVERSION).sql
+PGFILEDESC = "booking - exactly one booking per resource"
+
+REGRESS = booking
+REGRESS_OPTS = --load-extension=booking
+
+ISOLATION =
+ISOLATION_OPTS = --inputdir=test --load-extension=booking
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
