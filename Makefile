@@ -11,7 +11,7 @@ EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/defau
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 PGFILEDESC = "booking - exactly one booking per resource"
 
-REGRESS = booking
+REGRESS = booking api
 REGRESS_OPTS = --load-extension=booking
 
 ISOLATION =

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what building and testing booking needs on a Debian 12 machine:
+# PostgreSQL 15 with its server headers, libpq for the stress tool,
+# psycopg2 for the real-client check, gnuplot for the benchmark's plot.
+# Idempotent: apt runs only when something is missing.
+set -euo pipefail
+
+pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-common
+	  libpq-dev python3 python3-psycopg2 gnuplot-nox procps iproute2)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup: missing packages: ${missing[*]}; run as root (or with sudo)" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
