@@ -77,7 +77,10 @@ resource_lock_many(const int64 *resource_ids, int nids)
 
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY)
+		/* only the lock table's own error, not any other out-of-memory */
+		if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY ||
+			edata->message_id == NULL ||
+			strcmp(edata->message_id, "out of shared memory") != 0)
 			PG_RE_THROW();
 		FlushErrorState();
 		ereport(ERROR,
