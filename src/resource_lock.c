@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/lock.h"
 #include "utils/memutils.h"
@@ -33,6 +34,9 @@
 						 (uint32) ((key64) >> 32), \
 						 (uint32) (key64), \
 						 1)
+
+/* Lock table entries the inserts after a large set may need at once. */
+#define SPARE_LOCKS 2
 
 /*
  * Take the transaction-level exclusive lock of one resource.  Returns false
@@ -54,7 +58,11 @@ resource_lock(int64 resource_id, bool wait)
  *
  * Running out of room in the shared lock table surfaces from the lock
  * manager as a bare "out of shared memory"; say instead which call ran out,
- * how far it got, and what limits it.
+ * how far it got, and what limits it.  The writes that follow need entries
+ * of their own (this transaction's id lock, now and then a relation
+ * extension lock): take the first before the set and check that room for
+ * a few more remains after it, so that a set that fits does not fail halfway
+ * through its inserts instead.
  */
 void
 resource_lock_many(const int64 *resource_ids, int nids)
@@ -62,13 +70,29 @@ resource_lock_many(const int64 *resource_ids, int nids)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int nlocked = 0;
 
+	(void) GetCurrentTransactionId();
+
 	PG_TRY();
 	{
+		LOCKTAG		spare;
+
 		for (int i = 0; i < nids; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			(void) resource_lock(resource_ids[i], true);
 			nlocked++;
+		}
+
+		/* tags no SQL function uses, in a mode nobody conflicts with */
+		for (uint32 i = 0; i < SPARE_LOCKS; i++)
+		{
+			SET_LOCKTAG_ADVISORY(spare, MyDatabaseId, 0, i, 3);
+			(void) LockAcquire(&spare, AccessShareLock, false, false);
+		}
+		for (uint32 i = 0; i < SPARE_LOCKS; i++)
+		{
+			SET_LOCKTAG_ADVISORY(spare, MyDatabaseId, 0, i, 3);
+			LockRelease(&spare, AccessShareLock, false);
 		}
 	}
 	PG_CATCH();
@@ -86,8 +110,11 @@ resource_lock_many(const int64 *resource_ids, int nids)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("too many resources to lock in one transaction"),
+				 nlocked < nids ?
 				 errdetail("The shared lock table filled after %d of the %d resources requested were locked.",
-						   nlocked, nids),
+						   nlocked, nids) :
+				 errdetail("All %d resources were locked, leaving the shared lock table no room for the bookings.",
+						   nids),
 				 errhint("Book fewer resources per transaction, or increase max_locks_per_transaction (now %d) and restart the server.",
 						 max_locks_per_xact)));
 	}
