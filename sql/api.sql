@@ -323,6 +323,26 @@ ROLLBACK;
 SELECT resource_holder(1200000) IS NULL AS free;
 SELECT count(*) AS locks FROM my_advisory_locks;
 
+--
+-- Several calls in one statement see each other's writes, at every level
+-- (the later call's lookup runs after the earlier call's insert or delete).
+--
+SELECT book_resource(1400001, 1) AS first, book_resource(1400001, 2) AS second;
+SELECT book_resource(1400002, 1) AS booked, release_resource(1400002, 1) AS released,
+       book_resource(1400002, 2) AS rebooked, resource_holder(1400002) AS holder;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT book_resource(1400003, 1) AS first, book_resource(1400003, 2) AS second;
+SELECT book_resources('{1400004,1400005}', 1) AS set, book_resource(1400005, 2) AS member;
+COMMIT;
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT book_resource(1400006, 1) AS first, book_resource(1400006, 2) AS second,
+       try_book_resource(1400006, 3) AS try;
+SELECT book_resource(1400007, 1) AS booked, release_resource(1400007, 1) AS released,
+       book_resource(1400007, 2) AS rebooked, resource_holder(1400007) AS holder;
+COMMIT;
+SELECT resource_id, user_id FROM bookings
+ WHERE resource_id BETWEEN 1400001 AND 1400007 ORDER BY resource_id;
+
 -- every resource has exactly one row
 SELECT count(*) = count(DISTINCT resource_id) AS one_row_per_resource FROM bookings;
 
