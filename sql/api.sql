@@ -340,8 +340,17 @@ SELECT book_resource(1400006, 1) AS first, book_resource(1400006, 2) AS second,
 SELECT book_resource(1400007, 1) AS booked, release_resource(1400007, 1) AS released,
        book_resource(1400007, 2) AS rebooked, resource_holder(1400007) AS holder;
 COMMIT;
+-- A row written earlier in the calling statement itself (here by the
+-- table's owner, outside the protocol) counts too: the lookup makes the
+-- statement's own writes visible first.
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+WITH direct AS (
+	INSERT INTO bookings (resource_id, user_id) VALUES (1400008, 1) RETURNING resource_id
+)
+SELECT book_resource(resource_id, 2) AS booked FROM direct;
+COMMIT;
 SELECT resource_id, user_id FROM bookings
- WHERE resource_id BETWEEN 1400001 AND 1400007 ORDER BY resource_id;
+ WHERE resource_id BETWEEN 1400001 AND 1400008 ORDER BY resource_id;
 
 -- every resource has exactly one row
 SELECT count(*) = count(DISTINCT resource_id) AS one_row_per_resource FROM bookings;
