@@ -11,12 +11,7 @@ psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION booking'
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-q() { psql -AtX -v ON_ERROR_STOP=1 -c "$1"; }
-expect() {
-	local got
-	got=$(q "$2")
-	[ "$got" = "$1" ] || { echo "expected '$1', got '$got' from: $2"; return 1; }
-}
+. test/lib.sh
 
 # A 200,000-id array literal, written out by the client: far more ids than
 # the lock table holds on a default server (about 12,800).

@@ -17,25 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-q() { psql -AtX -v ON_ERROR_STOP=1 -c "$1"; }
-
-# expect VALUE SQL: the query must return VALUE
-expect() {
-	local got
-	got=$(q "$2")
-	[ "$got" = "$1" ] || { echo "expected '$1', got '$got' from: $2"; return 1; }
-}
-
-# wait_for SQL: poll until the query returns t (at most 10 s)
-wait_for() {
-	local i
-	for i in $(seq 1 100); do
-		[ "$(q "$1")" = t ] && return 0
-		sleep 0.1
-	done
-	echo "timed out waiting for: $1"
-	return 1
-}
+. test/lib.sh
 
 # A holder session fed through a fifo, so that it sits idle in its open
 # transaction between commands, as an application's would.
