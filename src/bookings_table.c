@@ -180,7 +180,6 @@ bookings_open(BookingsTable *bt, Oid caller_fn, bool for_write)
 {
 	bt->lockmode = for_write ? RowExclusiveLock : AccessShareLock;
 	bt->spi_connected = false;
-	bt->slot = NULL;
 
 	for (;;)
 	{
@@ -194,13 +193,15 @@ bookings_open(BookingsTable *bt, Oid caller_fn, bool for_write)
 		index_close(bt->index, NoLock);
 		table_close(bt->heap, NoLock);
 	}
+
+	/* made here, outside any SPI connection, so SPI_finish cannot free it */
+	bt->slot = table_slot_create(bt->heap, NULL);
 }
 
 void
 bookings_close(BookingsTable *bt)
 {
-	if (bt->slot)
-		ExecDropSingleTupleTableSlot(bt->slot);
+	ExecDropSingleTupleTableSlot(bt->slot);
 	if (bt->spi_connected && SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	index_close(bt->index, NoLock);
@@ -216,9 +217,6 @@ probe(BookingsTable *bt, int64 resource_id, Snapshot snapshot, Booking *booking)
 {
 	ScanKeyData key;
 	IndexScanDesc scan;
-
-	if (bt->slot == NULL)
-		bt->slot = table_slot_create(bt->heap, NULL);
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(resource_id));

@@ -22,7 +22,7 @@ typedef struct BookingsTable
 	Relation	index;
 	LOCKMODE	lockmode;
 	bool		spi_connected;
-	struct TupleTableSlot *slot;	/* for index probes, made on first use */
+	struct TupleTableSlot *slot;	/* for index probes */
 } BookingsTable;
 
 /* One resource's booking, as a lookup found it. */
