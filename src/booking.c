@@ -57,7 +57,14 @@ cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* book_resource and try_book_resource differ only in waiting for the lock. */
+/*
+ * book_resource and try_book_resource differ only in waiting for the lock.
+ *
+ * An uncontended attempt takes the free lock at once and needs one lookup.
+ * Only when the lock is held elsewhere does the attempt first ask whether
+ * the resource is surely booked already: then it answers false without
+ * queueing behind the holders.
+ */
 static bool
 book_one(FunctionCallInfo fcinfo, bool wait, const char *funcname)
 {
@@ -70,8 +77,9 @@ book_one(FunctionCallInfo fcinfo, bool wait, const char *funcname)
 	check_writable(funcname);
 	bookings_open(&bt, fcinfo->flinfo->fn_oid, true);
 
-	if (!bookings_surely_booked(&bt, resource_id) &&
-		resource_lock(resource_id, wait))
+	if (resource_lock(resource_id, false) ||
+		(!bookings_surely_booked(&bt, resource_id) &&
+		 resource_lock(resource_id, wait)))
 	{
 		bookings_lookup(&bt, resource_id, &existing);
 		if (!existing.found)

@@ -280,7 +280,8 @@ void
 bookings_lookup(BookingsTable *bt, int64 resource_id, Booking *booking)
 {
 	CommandCounterIncrement();
-	probe(bt, resource_id, GetLatestSnapshot(), booking);
+	bt->latest = GetLatestSnapshot();
+	probe(bt, resource_id, bt->latest, booking);
 
 	if (IsolationIsSerializable())
 	{
@@ -358,6 +359,14 @@ run_as_owner(BookingsTable *bt, SPIPlanPtr *plan, const char *fmt,
 			 SPI_result_code_string(rc), (unsigned long long) SPI_processed);
 }
 
+/*
+ * Insert a booking after bookings_lookup found none.  Under READ COMMITTED
+ * SPI would take yet another snapshot for the statement; the lookup's, taken
+ * after the lock was granted, serves as well.  (It is the backend's static
+ * latest snapshot, still current here: nothing has taken another since, and
+ * SPI copies it.)  Under REPEATABLE READ and SERIALIZABLE the statement runs
+ * under the transaction's snapshot as usual.
+ */
 void
 bookings_insert(BookingsTable *bt, int64 resource_id, int64 user_id)
 {
@@ -368,25 +377,24 @@ bookings_insert(BookingsTable *bt, int64 resource_id, int64 user_id)
 	values[1] = Int64GetDatum(user_id);
 	run_as_owner(bt, &cache.insert_plan,
 				 "INSERT INTO %s (resource_id, user_id) VALUES ($1, $2)",
-				 2, argtypes, values, InvalidSnapshot, SPI_OK_INSERT);
+				 2, argtypes, values,
+				 IsolationUsesXactSnapshot() ? InvalidSnapshot : bt->latest,
+				 SPI_OK_INSERT);
 }
 
 /*
  * Delete a booking found by bookings_lookup.  It may be newer than the
- * transaction's snapshot, so the delete runs under the latest snapshot too.
+ * transaction's snapshot, so the delete runs under the lookup's snapshot.
  */
 void
 bookings_delete(BookingsTable *bt, const Booking *booking)
 {
 	Oid			argtypes[1] = {TIDOID};
 	Datum		values[1];
-	Snapshot	snapshot;
 
 	Assert(booking->found);
 	values[0] = PointerGetDatum(&booking->tid);
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	run_as_owner(bt, &cache.delete_plan,
 				 "DELETE FROM ONLY %s WHERE ctid OPERATOR(pg_catalog.=) $1",
-				 1, argtypes, values, snapshot, SPI_OK_DELETE);
-	UnregisterSnapshot(snapshot);
+				 1, argtypes, values, bt->latest, SPI_OK_DELETE);
 }

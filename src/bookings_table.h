@@ -14,6 +14,7 @@
 #include "storage/itemptr.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
+#include "utils/snapshot.h"
 
 /* An open bookings table and its resource_id index, for one call. */
 typedef struct BookingsTable
@@ -23,6 +24,7 @@ typedef struct BookingsTable
 	LOCKMODE	lockmode;
 	bool		spi_connected;
 	struct TupleTableSlot *slot;	/* for index probes */
+	Snapshot	latest;			/* the last lookup's snapshot */
 } BookingsTable;
 
 /* One resource's booking, as a lookup found it. */
