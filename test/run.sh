@@ -12,8 +12,11 @@ root=$(pwd)
 only=${1:-all}
 
 bash test/setup.sh || exit 1
+# PGXS's own warning set, plus -Wextra, with any warning an error (as
+# pgvector's CI does; PostgreSQL's headers trip -Wunused-parameter).
 make -s clean >/dev/null 2>&1
-if ! make -s PG_CFLAGS="${PG_CFLAGS:-}" >/dev/null || ! make -s install >/dev/null; then
+if ! make -s PG_CFLAGS="${PG_CFLAGS:--Wextra -Werror -Wno-unused-parameter}" >/dev/null ||
+	! make -s install >/dev/null; then
 	echo "build failed"
 	echo "0 passed, 1 failed"
 	exit 1
