@@ -20,3 +20,13 @@ wait_for() {
 	echo "timed out waiting for: $1"
 	return 1
 }
+
+# track_sessions: a scratch directory $work and an array $pids of background
+# sessions (psql, fifos on fd 3), all killed and removed when the test exits
+track_sessions() {
+	work=$(mktemp -d)
+	pids=()
+	trap 'exec 3>&- 2>/dev/null || true
+		for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+		rm -rf "$work"' EXIT
+}

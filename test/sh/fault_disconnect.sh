@@ -19,17 +19,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION booking'
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	exec 3>&- 2>/dev/null || true
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
 . test/lib.sh
+track_sessions
+psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION booking'
 
 gone() {
 	wait_for "SELECT NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = '$1')"

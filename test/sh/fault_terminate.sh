@@ -7,17 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION booking'
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	exec 3>&- 2>/dev/null || true
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
 . test/lib.sh
+track_sessions
+psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION booking'
 
 # A holder session fed through a fifo, so that it sits idle in its open
 # transaction between commands, as an application's would.
