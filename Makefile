@@ -7,8 +7,9 @@ OBJS = \
 	src/resource_lock.o
 
 EXTENSION = booking
-EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
-DATA = $(EXTENSION)--$(EXTVERSION).sql
+# A fresh install runs the 1.0 script and then every upgrade, so a new and
+# an updated installation are made by the same statements.
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "booking - exactly one booking per resource"
 
 REGRESS = booking api
