@@ -2,6 +2,7 @@
 
 MODULE_big = booking
 OBJS = \
+	src/attach.o \
 	src/booking.o \
 	src/bookings_table.o \
 	src/resource_lock.o

@@ -5,7 +5,13 @@
  *
  * Every writer follows one protocol: take the resource's transaction-level
  * advisory lock, look the resource up as of now, then write.  The lock, not
- * a constraint, is what makes a booking exclusive.
+ * a constraint, is what makes a booking exclusive.  No table lock is held
+ * while a call waits for a resource's lock: one idle holder of one resource
+ * must not queue DDL on the table, and everyone else behind that DDL.
+ *
+ * Each function comes in two forms: without a table, working on the
+ * database's default table (the extension's own bookings table unless
+ * booking_set_default chose another), and with the table as first argument.
  *
  * IDENTIFICATION
  *	  src/booking.c
@@ -24,6 +30,28 @@
 #include "resource_lock.h"
 
 PG_MODULE_MAGIC;
+
+/*
+ * The table-taking forms have one argument more, the table first; the
+ * others' arguments are numbered from 0 after it.
+ */
+static int
+first_arg(FunctionCallInfo fcinfo, int nargs)
+{
+	return PG_NARGS() > nargs ? 1 : 0;
+}
+
+static Oid
+table_arg(FunctionCallInfo fcinfo, int nargs)
+{
+	if (first_arg(fcinfo, nargs) == 0)
+		return InvalidOid;
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("tbl must not be null")));
+	return PG_GETARG_OID(0);
+}
 
 /* Non-STRICT, so that a NULL argument is an error rather than a NULL. */
 static int64
@@ -64,32 +92,53 @@ cmp_int64(const void *a, const void *b)
  * Only when the lock is held elsewhere does the attempt first ask whether
  * the resource is surely booked already: then it answers false without
  * queueing behind the holders.
+ *
+ * A call that answers false has written nothing, and gives back the lock if
+ * it took it, so that it does not stand in the way of the holder's own
+ * release.  That is safe at every isolation level: the lock protects a
+ * look-then-write, and there was no write; anything this transaction does
+ * with the resource later takes the lock again and looks again as of then.
+ * Under SERIALIZABLE the lookup's read is known to SSI, which a lock does
+ * not add to.
  */
 static bool
 book_one(FunctionCallInfo fcinfo, bool wait, const char *funcname)
 {
-	int64		resource_id = id_arg(fcinfo, 0, "resource_id");
-	int64		user_id = id_arg(fcinfo, 1, "user_id");
-	BookingsTable bt;
+	int			a = first_arg(fcinfo, 2);
+	Oid			relid = table_arg(fcinfo, 2);
+	int64		resource_id = id_arg(fcinfo, a, "resource_id");
+	int64		user_id = id_arg(fcinfo, a + 1, "user_id");
+	BookingCall call;
 	Booking		existing;
+	ResourceLockResult lock;
 	bool		booked = false;
 
 	check_writable(funcname);
-	bookings_open(&bt, fcinfo->flinfo->fn_oid, true);
+	booking_target(&call, fcinfo->flinfo->fn_oid, relid);
+	booking_check_ids(&call, resource_id, &user_id);
+	booking_check_privilege(&call, ACL_INSERT);
 
-	if (resource_lock(resource_id, false) ||
-		(!bookings_surely_booked(&bt, resource_id) &&
-		 resource_lock(resource_id, wait)))
+	lock = resource_lock(call.lock_space, resource_id, false);
+	if (lock == RESOURCE_LOCK_BUSY)
 	{
-		bookings_lookup(&bt, resource_id, &existing);
-		if (!existing.found)
-		{
-			bookings_insert(&bt, resource_id, user_id);
-			booked = true;
-		}
+		if (booking_surely_booked(&call, resource_id))
+			return false;
+		lock = resource_lock(call.lock_space, resource_id, wait);
+		if (lock == RESOURCE_LOCK_BUSY)
+			return false;
 	}
 
-	bookings_close(&bt);
+	booking_open(&call, RowExclusiveLock);
+	booking_lookup(&call, resource_id, &existing);
+	if (!existing.found)
+	{
+		booking_insert(&call, resource_id, user_id);
+		booked = true;
+	}
+	booking_close(&call);
+
+	if (!booked && lock == RESOURCE_LOCK_TAKEN)
+		resource_unlock(call.lock_space, resource_id);
 	return booked;
 }
 
@@ -123,23 +172,26 @@ PG_FUNCTION_INFO_V1(book_resources);
 Datum
 book_resources(PG_FUNCTION_ARGS)
 {
+	int			a = first_arg(fcinfo, 2);
+	Oid			relid = table_arg(fcinfo, 2);
 	ArrayType  *array;
 	int64		user_id;
 	Datum	   *elems;
 	bool	   *elemnulls;
 	int			nelems;
 	int64	   *ids;
+	bool	   *taken;
 	int			nids = 0;
-	BookingsTable bt;
+	BookingCall call;
 	Booking		existing;
 	bool		booked = false;
 
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(a))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("resource_ids must not be null")));
-	array = PG_GETARG_ARRAYTYPE_P(0);
-	user_id = id_arg(fcinfo, 1, "user_id");
+	array = PG_GETARG_ARRAYTYPE_P(a);
+	user_id = id_arg(fcinfo, a + 1, "user_id");
 
 	if (ARR_NDIM(array) > 1)
 		ereport(ERROR,
@@ -159,6 +211,7 @@ book_resources(PG_FUNCTION_ARGS)
 	deconstruct_array(array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
 					  TYPALIGN_DOUBLE, &elems, &elemnulls, &nelems);
 	ids = palloc(nelems * sizeof(int64));
+	taken = palloc0(nelems * sizeof(bool));
 	for (int i = 0; i < nelems; i++)
 		ids[i] = DatumGetInt64(elems[i]);
 	qsort(ids, nelems, sizeof(int64), cmp_int64);
@@ -166,33 +219,41 @@ book_resources(PG_FUNCTION_ARGS)
 		if (nids == 0 || ids[i] != ids[nids - 1])
 			ids[nids++] = ids[i];
 
-	bookings_open(&bt, fcinfo->flinfo->fn_oid, true);
+	booking_target(&call, fcinfo->flinfo->fn_oid, relid);
+	for (int i = 0; i < nids; i++)
+		booking_check_ids(&call, ids[i], &user_id);
+	booking_check_privilege(&call, ACL_INSERT);
 
 	for (int i = 0; i < nids; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		if (bookings_surely_booked(&bt, ids[i]))
-			goto done;
+		if (booking_surely_booked(&call, ids[i]))
+			return false;
 	}
 
-	resource_lock_many(ids, nids);
+	resource_lock_many(call.lock_space, ids, nids, taken);
 
+	booking_open(&call, RowExclusiveLock);
 	for (int i = 0; i < nids; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		bookings_lookup(&bt, ids[i], &existing);
+		booking_lookup(&call, ids[i], &existing);
 		if (existing.found)
 			goto done;
 	}
 	for (int i = 0; i < nids; i++)
 	{
 		CHECK_FOR_INTERRUPTS();
-		bookings_insert(&bt, ids[i], user_id);
+		booking_insert(&call, ids[i], user_id);
 	}
 	booked = true;
 
 done:
-	bookings_close(&bt);
+	booking_close(&call);
+	if (!booked)
+		for (int i = 0; i < nids; i++)
+			if (taken[i])
+				resource_unlock(call.lock_space, ids[i]);
 	PG_RETURN_BOOL(booked);
 }
 
@@ -200,48 +261,62 @@ PG_FUNCTION_INFO_V1(release_resource);
 
 /*
  * Cancel a booking, under the resource's lock, if user_id holds it.  A
- * booker waiting on the resource books it once this commits.
+ * booker waiting on the resource books it once this commits.  A call that
+ * releases nothing gives the lock back, as a booking that answers false
+ * does.
  */
 Datum
 release_resource(PG_FUNCTION_ARGS)
 {
-	int64		resource_id = id_arg(fcinfo, 0, "resource_id");
-	int64		user_id = id_arg(fcinfo, 1, "user_id");
-	BookingsTable bt;
+	int			a = first_arg(fcinfo, 2);
+	Oid			relid = table_arg(fcinfo, 2);
+	int64		resource_id = id_arg(fcinfo, a, "resource_id");
+	int64		user_id = id_arg(fcinfo, a + 1, "user_id");
+	BookingCall call;
 	Booking		existing;
+	ResourceLockResult lock;
 	bool		released = false;
 
 	check_writable("release_resource()");
-	bookings_open(&bt, fcinfo->flinfo->fn_oid, true);
-	(void) resource_lock(resource_id, true);
-	bookings_lookup(&bt, resource_id, &existing);
+	booking_target(&call, fcinfo->flinfo->fn_oid, relid);
+	booking_check_privilege(&call, ACL_DELETE);
+	lock = resource_lock(call.lock_space, resource_id, true);
+	booking_open(&call, RowExclusiveLock);
+	booking_lookup(&call, resource_id, &existing);
 	if (existing.found && existing.user_id == user_id)
 	{
-		bookings_delete(&bt, &existing);
+		booking_release(&call, resource_id, &existing);
 		released = true;
 	}
-	bookings_close(&bt);
+	booking_close(&call);
+	if (!released && lock == RESOURCE_LOCK_TAKEN)
+		resource_unlock(call.lock_space, resource_id);
 	PG_RETURN_BOOL(released);
 }
 
 PG_FUNCTION_INFO_V1(resource_holder);
 
 /*
- * Who holds a resource now: the latest committed state (and this
- * transaction's own changes), without taking the lock.
+ * Who holds a resource now, as far as the caller may see: the latest
+ * committed state (and this transaction's own changes), without taking the
+ * resource's lock.
  */
 Datum
 resource_holder(PG_FUNCTION_ARGS)
 {
-	int64		resource_id = id_arg(fcinfo, 0, "resource_id");
-	BookingsTable bt;
-	Booking		existing;
+	int			a = first_arg(fcinfo, 1);
+	Oid			relid = table_arg(fcinfo, 1);
+	int64		resource_id = id_arg(fcinfo, a, "resource_id");
+	BookingCall call;
+	int64		user_id;
+	bool		found;
 
-	bookings_open(&bt, fcinfo->flinfo->fn_oid, false);
-	bookings_lookup(&bt, resource_id, &existing);
-	bookings_close(&bt);
+	booking_target(&call, fcinfo->flinfo->fn_oid, relid);
+	booking_open(&call, AccessShareLock);
+	found = booking_holder(&call, resource_id, &user_id);
+	booking_close(&call);
 
-	if (!existing.found)
+	if (!found)
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(existing.user_id);
+	PG_RETURN_INT64(user_id);
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * bookings_table.h
- *	  Reading and writing the extension's bookings table.
+ *	  Reading and writing a table under the booking protocol: the
+ *	  extension's own bookings table or one attached with booking_attach.
  *
  * IDENTIFICATION
  *	  src/bookings_table.h
@@ -13,33 +14,65 @@
 
 #include "storage/itemptr.h"
 #include "storage/lockdefs.h"
-#include "utils/relcache.h"
+#include "utils/acl.h"
 #include "utils/snapshot.h"
 
-/* An open bookings table and its resource_id index, for one call. */
-typedef struct BookingsTable
+#include "resource_lock.h"
+
+struct BookingTarget;
+
+/* One call's hold on its table. */
+typedef struct BookingCall
 {
-	Relation	heap;
-	Relation	index;
-	LOCKMODE	lockmode;
+	Oid			caller_fn;		/* finds the extension's schema */
+	Oid			requested;		/* the table asked for, or InvalidOid */
+	struct BookingTarget *target;	/* what it resolved to */
+	Oid			relid;
+	LockSpace	lock_space;
+	LOCKMODE	lockmode;		/* held on relid since booking_open */
 	bool		spi_connected;
-	struct TupleTableSlot *slot;	/* for index probes */
-	Snapshot	latest;			/* the last lookup's snapshot */
-} BookingsTable;
+	Snapshot	latest;			/* the last lookup's, registered */
+} BookingCall;
 
 /* One resource's booking, as a lookup found it. */
 typedef struct Booking
 {
 	bool		found;
 	int64		user_id;
+	Oid			tableoid;
 	ItemPointerData tid;
 } Booking;
 
-extern void bookings_open(BookingsTable *bt, Oid caller_fn, bool for_write);
-extern void bookings_close(BookingsTable *bt);
-extern bool bookings_surely_booked(BookingsTable *bt, int64 resource_id);
-extern void bookings_lookup(BookingsTable *bt, int64 resource_id, Booking *booking);
-extern void bookings_insert(BookingsTable *bt, int64 resource_id, int64 user_id);
-extern void bookings_delete(BookingsTable *bt, const Booking *booking);
+extern void booking_target(BookingCall *call, Oid caller_fn, Oid relid);
+extern void booking_check_ids(BookingCall *call, int64 resource_id,
+							  const int64 *user_id);
+extern void booking_check_privilege(BookingCall *call, AclMode mode);
+extern bool booking_surely_booked(BookingCall *call, int64 resource_id);
+extern void booking_open(BookingCall *call, LOCKMODE lockmode);
+extern void booking_lookup(BookingCall *call, int64 resource_id,
+						   Booking *booking);
+extern void booking_insert(BookingCall *call, int64 resource_id,
+						   int64 user_id);
+extern void booking_release(BookingCall *call, int64 resource_id,
+							const Booking *booking);
+extern bool booking_holder(BookingCall *call, int64 resource_id,
+						   int64 *user_id);
+extern void booking_close(BookingCall *call);
+extern void booking_invalidate_registry(Oid caller_fn, Oid relid);
+
+/* attach.c: the shape a table must have, checked on attach and on use */
+typedef struct TableShape
+{
+	AttrNumber	res_attnum;
+	Oid			res_type;
+	AttrNumber	user_attnum;
+	Oid			user_type;
+	Oid			probe_index;	/* a plain btree index on the resource
+								 * column usable for direct probes, or
+								 * InvalidOid */
+} TableShape;
+
+extern void booking_check_shape(Relation rel, const char *res_column,
+								const char *user_column, TableShape *shape);
 
 #endif							/* BOOKING_BOOKINGS_TABLE_H */

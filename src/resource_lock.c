@@ -3,10 +3,12 @@
  * resource_lock.c
  *	  The per-resource transaction lock shared with pg_advisory_xact_lock.
  *
- * A resource's lock is the very heavyweight lock that
+ * In the shared space, a resource's lock is the very heavyweight lock that
  * pg_advisory_xact_lock(resource_id) takes, so clients following the same
  * protocol in plain SQL serialize with the extension, and the lock shows in
- * pg_locks as an advisory lock.  Waiting goes through the lock manager, which
+ * pg_locks as an advisory lock.  The price is that any role may take that
+ * lock and hold a resource hostage; a table in the private space uses tags
+ * that no SQL-level advisory function can build.  Waiting goes through the lock manager, which
  * already honours cancellation, statement_timeout, lock_timeout and deadlock
  * detection.
  *
@@ -25,35 +27,62 @@
 #include "resource_lock.h"
 
 /*
- * Same tag as lockfuncs.c builds for an int8 key: field4 = 1 marks the
- * int8 key space, distinct from the (int4, int4) one.
+ * In the shared space, the tag lockfuncs.c builds for an int8 key: field4 = 1
+ * marks the int8 key space, 2 the (int4, int4) one.  The SQL functions build
+ * no other field4, so 4 is a space only this extension reaches.  (3 is the
+ * spare entries' below.)
  */
-#define SET_LOCKTAG_INT64(tag, key64) \
+#define KEYSPACE_INT8		1
+#define KEYSPACE_SPARE		3
+#define KEYSPACE_PRIVATE	4
+
+#define SET_LOCKTAG_RESOURCE(tag, space, key64) \
 	SET_LOCKTAG_ADVISORY(tag, \
 						 MyDatabaseId, \
 						 (uint32) ((key64) >> 32), \
 						 (uint32) (key64), \
-						 1)
+						 (space) == LOCK_SPACE_PRIVATE ? KEYSPACE_PRIVATE : KEYSPACE_INT8)
 
 /* Lock table entries the inserts after a large set may need at once. */
 #define SPARE_LOCKS 2
 
 /*
- * Take the transaction-level exclusive lock of one resource.  Returns false
- * only when wait is false and another transaction holds it.
+ * Take the transaction-level exclusive lock of one resource, and say whether
+ * this call took it: only a lock the call took may be given back early.
  */
-bool
-resource_lock(int64 resource_id, bool wait)
+ResourceLockResult
+resource_lock(LockSpace space, int64 resource_id, bool wait)
 {
 	LOCKTAG		tag;
 
-	SET_LOCKTAG_INT64(tag, resource_id);
-	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+	SET_LOCKTAG_RESOURCE(tag, space, resource_id);
+	switch (LockAcquire(&tag, ExclusiveLock, false, !wait))
+	{
+		case LOCKACQUIRE_NOT_AVAIL:
+			return RESOURCE_LOCK_BUSY;
+		case LOCKACQUIRE_OK:
+			return RESOURCE_LOCK_TAKEN;
+		default:
+			return RESOURCE_LOCK_HELD;
+	}
 }
 
 /*
- * Lock a set of resources, waiting for each.  The caller passes the ids
- * sorted and distinct: taking them in one global order is what keeps two
+ * Give back a lock this call took and did not use: the call wrote nothing
+ * under it, so nothing of this transaction depends on keeping others out.
+ */
+void
+resource_unlock(LockSpace space, int64 resource_id)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_RESOURCE(tag, space, resource_id);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
+/*
+ * Lock a set of resources, waiting for each, and mark in taken[] the ones
+ * this call took.  The caller passes the ids sorted and distinct: taking them in one global order is what keeps two
  * overlapping calls from deadlocking.
  *
  * Running out of room in the shared lock table surfaces from the lock
@@ -65,7 +94,8 @@ resource_lock(int64 resource_id, bool wait)
  * through its inserts instead.
  */
 void
-resource_lock_many(const int64 *resource_ids, int nids)
+resource_lock_many(LockSpace space, const int64 *resource_ids, int nids,
+				   bool *taken)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	volatile int nlocked = 0;
@@ -79,19 +109,20 @@ resource_lock_many(const int64 *resource_ids, int nids)
 		for (int i = 0; i < nids; i++)
 		{
 			CHECK_FOR_INTERRUPTS();
-			(void) resource_lock(resource_ids[i], true);
+			taken[i] = resource_lock(space, resource_ids[i], true) ==
+				RESOURCE_LOCK_TAKEN;
 			nlocked++;
 		}
 
 		/* tags no SQL function uses, in a mode nobody conflicts with */
 		for (uint32 i = 0; i < SPARE_LOCKS; i++)
 		{
-			SET_LOCKTAG_ADVISORY(spare, MyDatabaseId, 0, i, 3);
+			SET_LOCKTAG_ADVISORY(spare, MyDatabaseId, 0, i, KEYSPACE_SPARE);
 			(void) LockAcquire(&spare, AccessShareLock, false, false);
 		}
 		for (uint32 i = 0; i < SPARE_LOCKS; i++)
 		{
-			SET_LOCKTAG_ADVISORY(spare, MyDatabaseId, 0, i, 3);
+			SET_LOCKTAG_ADVISORY(spare, MyDatabaseId, 0, i, KEYSPACE_SPARE);
 			LockRelease(&spare, AccessShareLock, false);
 		}
 	}
