@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Install what building and testing booking needs on a Debian 12 machine:
 # PostgreSQL 15 with its server headers, libpq for the stress tool,
-# psycopg2 for the real-client check, gnuplot for the benchmark's plot.
+# psycopg2 for the real-client check, gnuplot for the benchmark's plot,
+# pgbouncer, psycopg 3 and asyncpg for the pooler and client-library tests
+# (node-postgres comes from npm: test/client/node, installed below).
 # Idempotent: apt runs only when something is missing.
 set -euo pipefail
 
 pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-common
-	  libpq-dev python3 python3-psycopg2 gnuplot-nox procps iproute2)
+	  libpq-dev python3 python3-psycopg2 gnuplot-nox procps iproute2
+	  pgbouncer python3-psycopg python3-asyncpg)
+# node and npm: Debian's when the machine has none of its own
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,4 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# node-postgres for the JavaScript example, at the versions package-lock.json
+# pins, into test/client/node/node_modules (not committed)
+if [ ! -d "$(dirname "$0")/client/node/node_modules/pg" ]; then
+	echo "setup: npm ci in test/client/node"
+	(cd "$(dirname "$0")/client/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
