@@ -22,3 +22,7 @@ ISOLATION_OPTS = --inputdir=test --load-extension=booking
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies unless the server was configured with
+# --enable-depend: a changed struct must rebuild every object using it.
+$(OBJS): $(wildcard src/*.h)

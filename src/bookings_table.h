@@ -15,6 +15,7 @@
 #include "storage/itemptr.h"
 #include "storage/lockdefs.h"
 #include "utils/acl.h"
+#include "utils/relcache.h"
 #include "utils/snapshot.h"
 
 #include "resource_lock.h"
@@ -32,6 +33,9 @@ typedef struct BookingCall
 	LOCKMODE	lockmode;		/* held on relid since booking_open */
 	bool		spi_connected;
 	Snapshot	latest;			/* the last lookup's, registered */
+	Relation	heap;			/* for direct index probes, else NULL */
+	Relation	index;
+	struct TupleTableSlot *slot;
 } BookingCall;
 
 /* One resource's booking, as a lookup found it. */
