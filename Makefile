@@ -17,7 +17,8 @@ REGRESS = booking api
 REGRESS_OPTS = --load-extension=booking
 
 ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr \
-	failed_resolution drop_extension table_replaced index_rebuilt
+	failed_resolution drop_extension table_replaced index_rebuilt \
+	ddl_while_waiting
 ISOLATION_OPTS = --inputdir=test --load-extension=booking
 
 PG_CONFIG ?= pg_config
