@@ -18,7 +18,7 @@ REGRESS_OPTS = --load-extension=booking
 
 ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr \
 	failed_resolution drop_extension table_replaced index_rebuilt \
-	ddl_while_waiting false_unlocks serializable_read
+	ddl_while_waiting false_unlocks serializable_read lock_space
 ISOLATION_OPTS = --inputdir=test --load-extension=booking
 
 PG_CONFIG ?= pg_config
