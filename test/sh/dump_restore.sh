@@ -74,7 +74,8 @@ fi
 echo "ok: all $nrows rows (id, resource_id, user_id, booked_at) restored identical"
 
 expect "sequence state restored" "$src_seq" "$(q "$dst" "$seq_state_sql")"
-expect "extension restored as an extension" 1.0 \
+expect "extension restored as an extension" \
+	"$(q "$src" "SELECT extversion FROM pg_extension WHERE extname = 'booking'")" \
 	"$(q "$dst" "SELECT extversion FROM pg_extension WHERE extname = 'booking'")"
 
 # The functions work on the restored table.
