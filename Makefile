@@ -13,10 +13,12 @@ EXTENSION = booking
 DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "booking - exactly one booking per resource"
 
-REGRESS = booking api
+REGRESS = booking api holder_privileges trigger_reentry
 REGRESS_OPTS = --load-extension=booking
 
-ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr
+ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr \
+	failed_resolution drop_extension table_replaced index_rebuilt \
+	ddl_while_waiting false_unlocks serializable_read lock_space
 ISOLATION_OPTS = --inputdir=test --load-extension=booking
 
 PG_CONFIG ?= pg_config

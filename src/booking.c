@@ -184,7 +184,8 @@ book_resources(PG_FUNCTION_ARGS)
 	int			nids = 0;
 	BookingCall call;
 	Booking		existing;
-	bool		booked = false;
+	volatile bool booked = false;
+	MemoryContext oldcxt = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(a))
 		ereport(ERROR,
@@ -233,22 +234,35 @@ book_resources(PG_FUNCTION_ARGS)
 
 	resource_lock_many(call.lock_space, ids, nids, taken);
 
-	booking_open(&call, RowExclusiveLock);
-	for (int i = 0; i < nids; i++)
+	/*
+	 * A set that only just fitted in the lock table may leave too little
+	 * room for the locks the statements below take: say so as
+	 * resource_lock_many does, not with a bare "out of shared memory".
+	 */
+	PG_TRY();
 	{
-		CHECK_FOR_INTERRUPTS();
-		booking_lookup(&call, ids[i], &existing);
-		if (existing.found)
-			goto done;
-	}
-	for (int i = 0; i < nids; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		booking_insert(&call, ids[i], user_id);
-	}
-	booked = true;
+		bool		all_free = true;
 
-done:
+		booking_open(&call, RowExclusiveLock);
+		for (int i = 0; i < nids && all_free; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			booking_lookup(&call, ids[i], &existing);
+			all_free = !existing.found;
+		}
+		for (int i = 0; i < nids && all_free; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			booking_insert(&call, ids[i], user_id);
+		}
+		booked = all_free;
+	}
+	PG_CATCH();
+	{
+		resource_lock_rethrow(oldcxt, nids, nids);
+	}
+	PG_END_TRY();
+
 	booking_close(&call);
 	if (!booked)
 		for (int i = 0; i < nids; i++)

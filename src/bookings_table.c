@@ -242,10 +242,18 @@ resolve_extension(Oid caller_fn)
 	ext.valid = false;
 	ext.changed = false;
 
+	/*
+	 * The running function itself is gone when a DROP EXTENSION committed
+	 * while the call waited (for the registry, say): a user's error, not an
+	 * internal one.
+	 */
 	nspid = get_func_namespace(caller_fn);
-	nspname = get_namespace_name(nspid);
+	nspname = OidIsValid(nspid) ? get_namespace_name(nspid) : NULL;
 	if (nspname == NULL)
-		elog(ERROR, "cache lookup failed for namespace of function %u", caller_fn);
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("extension \"booking\" was dropped while the call was running"),
+				 errhint("Call the function again if the extension was created anew.")));
 	ext.nspid = nspid;
 	if (ext.nspname)
 		pfree(ext.nspname);

@@ -81,6 +81,41 @@ resource_unlock(LockSpace space, int64 resource_id)
 }
 
 /*
+ * Called in a PG_CATCH block around the locking of a set of resources, or
+ * around the lookups and inserts that follow it: re-throw the error, unless
+ * it is the lock table's own "out of shared memory", which becomes an error
+ * saying which call ran out, how far it got, and what limits it.  After a
+ * set that only just fits, the statements that follow may still need more
+ * entries than the spare ones kept for them (the planner's and executor's
+ * relation and catalog locks go to the shared table once the backend's
+ * fast-path slots are full), so the same translation covers them.
+ */
+void
+resource_lock_rethrow(MemoryContext oldcxt, int nlocked, int nids)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(oldcxt);
+	edata = CopyErrorData();
+	/* only the lock table's own error, not any other out-of-memory */
+	if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY ||
+		edata->message_id == NULL ||
+		strcmp(edata->message_id, "out of shared memory") != 0)
+		PG_RE_THROW();
+	FlushErrorState();
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("too many resources to lock in one transaction"),
+			 nlocked < nids ?
+			 errdetail("The shared lock table filled after %d of the %d resources requested were locked.",
+					   nlocked, nids) :
+			 errdetail("All %d resources were locked, leaving the shared lock table no room for the bookings.",
+					   nids),
+			 errhint("Book fewer resources per transaction, or increase max_locks_per_transaction (now %d) and restart the server.",
+					 max_locks_per_xact)));
+}
+
+/*
  * Lock a set of resources, waiting for each, and mark in taken[] the ones
  * this call took.  The caller passes the ids sorted and distinct: taking them in one global order is what keeps two
  * overlapping calls from deadlocking.
@@ -128,26 +163,7 @@ resource_lock_many(LockSpace space, const int64 *resource_ids, int nids,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		/* only the lock table's own error, not any other out-of-memory */
-		if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY ||
-			edata->message_id == NULL ||
-			strcmp(edata->message_id, "out of shared memory") != 0)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("too many resources to lock in one transaction"),
-				 nlocked < nids ?
-				 errdetail("The shared lock table filled after %d of the %d resources requested were locked.",
-						   nlocked, nids) :
-				 errdetail("All %d resources were locked, leaving the shared lock table no room for the bookings.",
-						   nids),
-				 errhint("Book fewer resources per transaction, or increase max_locks_per_transaction (now %d) and restart the server.",
-						 max_locks_per_xact)));
+		resource_lock_rethrow(oldcxt, nlocked, nids);
 	}
 	PG_END_TRY();
 }

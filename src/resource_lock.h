@@ -12,6 +12,8 @@
 #ifndef BOOKING_RESOURCE_LOCK_H
 #define BOOKING_RESOURCE_LOCK_H
 
+#include "utils/palloc.h"
+
 /* Which keys a table's resource locks live in. */
 typedef enum LockSpace
 {
@@ -30,6 +32,8 @@ typedef enum ResourceLockResult
 extern ResourceLockResult resource_lock(LockSpace space, int64 resource_id,
 										bool wait);
 extern void resource_unlock(LockSpace space, int64 resource_id);
+extern void resource_lock_rethrow(MemoryContext oldcxt, int nlocked,
+								  int nids);
 extern void resource_lock_many(LockSpace space, const int64 *resource_ids,
 							   int nids, bool *taken);
 
