@@ -21,9 +21,10 @@
 #include "utils/lsyscache.h"
 
 #include "bookings_table.h"
+#include "compat.h"
 #include "resource_lock.h"
 
-PG_MODULE_MAGIC;
+BOOKING_MODULE_MAGIC;
 
 /* Non-STRICT, so that a NULL argument is an error rather than a NULL. */
 static int64

@@ -37,6 +37,7 @@
 #include "utils/syscache.h"
 
 #include "bookings_table.h"
+#include "compat.h"
 
 #define BOOKINGS_RELNAME	"bookings"
 
@@ -138,7 +139,7 @@ resolve_table(Oid caller_fn)
 	resource_attnum = column_of_type(rel, "resource_id", INT8OID);
 	cache.user_attnum = column_of_type(rel, "user_id", INT8OID);
 
-	indexid = RelationGetPrimaryKeyIndex(rel);
+	indexid = RelationGetPrimaryKeyIndexCompat(rel);
 	if (!OidIsValid(indexid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -220,7 +221,7 @@ probe(BookingsTable *bt, int64 resource_id, Snapshot snapshot, Booking *booking)
 
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(resource_id));
-	scan = index_beginscan(bt->heap, bt->index, snapshot, 1, 0);
+	scan = index_beginscan_compat(bt->heap, bt->index, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	booking->found = index_getnext_slot(scan, ForwardScanDirection, bt->slot);
 	if (booking->found)
