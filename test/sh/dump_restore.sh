@@ -74,8 +74,9 @@ fi
 echo "ok: all $nrows rows (id, resource_id, user_id, booked_at) restored identical"
 
 expect "sequence state restored" "$src_seq" "$(q "$dst" "$seq_state_sql")"
-expect "extension restored as an extension" 1.0 \
-	"$(q "$dst" "SELECT extversion FROM pg_extension WHERE extname = 'booking'")"
+ext_sql="SELECT extversion FROM pg_extension WHERE extname = 'booking'"
+expect "extension restored as an extension, at the source's version" \
+	"$(q "$src" "$ext_sql")" "$(q "$dst" "$ext_sql")"
 
 # The functions work on the restored table.
 expect "restored booking is held" 101 "$(q "$dst" "SELECT resource_holder(1)")"
