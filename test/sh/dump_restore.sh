@@ -4,10 +4,10 @@
 # Bookings are user data in an extension table (pg_extension_config_dump):
 # the rows must come back identical, the identity's position with them, and
 # the functions must work on the restored table.  Run inside a throwaway
-# cluster: pg_virtualenv -t -v 15 bash test/sh/dump_restore.sh
+# cluster: pg_virtualenv -t -v "$PGVERSION" bash test/sh/dump_restore.sh
 set -euo pipefail
 
-bindir=/usr/lib/postgresql/15/bin
+bindir=/usr/lib/postgresql/${PGVERSION:?run under pg_virtualenv}/bin
 src=regress_booking_dump_src
 dst=regress_booking_dump_dst
 dump=$(mktemp --suffix=.dump)
