@@ -108,8 +108,9 @@ bootstrap() {
 			apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
 	} || die "cannot install debootstrap"
 
-	assert_unmounted "$root"
-	rm -rf "$root" "$root.new"
+	# the old root stays until the new one is complete
+	assert_unmounted "$root.new"
+	rm -rf "$root.new"
 	mkdir -p "$roots"
 	echo "root: bootstrapping Debian $suite for PostgreSQL $v (a few minutes)"
 	if ! debootstrap --variant=minbase --components=main \
@@ -140,6 +141,8 @@ bootstrap() {
 	echo "create_main_cluster = false" \
 		>"$root.new/etc/postgresql-common/createcluster.d/booking-matrix.conf"
 	echo "$layout $suite $v" >"$root.new/.booking-matrix"
+	assert_unmounted "$root"
+	rm -rf "$root"
 	mv "$root.new" "$root"
 }
 
