@@ -48,6 +48,7 @@ declare -A root_ok
 pids=()
 for v in "${versions[@]}"; do
 	[ "$v" = "$host_version" ] && continue
+	[ ${#pids[@]} -gt 0 ] || bash test/root.sh tools || break
 	bash test/root.sh prepare "$v" >"$logs/prepare-$v.log" 2>&1 &
 	pids+=("$!:$v")
 done

@@ -6,6 +6,7 @@
 #   test/root.sh run V CMD...  copy the work tree into the root and run CMD
 #                              there, as root, in the copy's top directory
 #   test/root.sh path V        print the root's directory
+#   test/root.sh tools         install debootstrap if missing
 #
 # The roots live outside the clone, in $BOOKING_ROOTS (default
 # /var/cache/booking-matrix), one per Debian suite, so that later runs and
@@ -95,6 +96,16 @@ in_root() {
 		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 
+# debootstrap on this machine (test/matrix.sh asks first, before making
+# roots side by side, so that only one apt runs).
+tools() {
+	command -v debootstrap >/dev/null && return 0
+	echo "root: installing debootstrap"
+	{ apt-get install -y -qq -o DPkg::Lock::Timeout=600 debootstrap >/dev/null 2>&1 ||
+		{ apt-get update -qq && apt-get install -y -qq -o DPkg::Lock::Timeout=600 debootstrap >/dev/null; }
+	} || die "cannot install debootstrap"
+}
+
 bootstrap() {
 	local v=$1 root=$2 suite mirror script=()
 	suite=$(suite_of "$v")
@@ -102,11 +113,7 @@ bootstrap() {
 	# Debian 12's debootstrap knows no forky; sid's script serves testing.
 	[ -e "/usr/share/debootstrap/scripts/$suite" ] ||
 		script=(/usr/share/debootstrap/scripts/sid)
-	command -v debootstrap >/dev/null || {
-		echo "root: installing debootstrap"
-		apt-get install -y -qq debootstrap >/dev/null || {
-			apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
-	} || die "cannot install debootstrap"
+	tools
 
 	# the old root stays until the new one is complete
 	assert_unmounted "$root.new"
@@ -238,5 +245,6 @@ case ${1:-} in
 		;;
 	run) shift; run "$@" ;;
 	path) echo "$roots/$(suite_of "$2")" ;;
-	*) die "usage: test/root.sh prepare V | run V CMD... | path V" ;;
+	tools) tools ;;
+	*) die "usage: test/root.sh prepare V | run V CMD... | path V | tools" ;;
 esac
