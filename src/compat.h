@@ -9,8 +9,8 @@
  * this file only, as pgvector and pg_cron do.  The wrappers keep the behaviour
  * of the oldest version; new arguments get the value that means "as before".
  *
- * Checked against the 15, 16, 17 and 18 server headers and found the same in
- * all four (call them directly): table_open, index_open, index_rescan,
+ * The same in the 15, 17 and 18 server headers, and in 16 by its history (16
+ * changed none of them), so called directly: table_open, index_open, index_rescan,
  * index_getnext_slot, index_endscan, RelationGetIndexList, table_slot_create,
  * SPI_connect, SPI_prepare, SPI_keepplan, SPI_execute_snapshot,
  * SPI_plan_is_valid, SPI_freeplan, GetUserIdAndSecContext,
@@ -22,6 +22,11 @@
  * addRangeTableEntryForRelation, assign_expr_collations, coerce_to_boolean,
  * contain_subplans, contain_agg_clause, expression_returns_set,
  * quote_qualified_identifier.
+ *
+ * Also changed, with no wrapper yet since nothing calls them: 16 replaced
+ * ExecCheckRTPerms(rangeTable, ereport) by ExecCheckPermissions(rangeTable,
+ * rteperminfos, ereport), permissions now living in RTEPermissionInfo
+ * entries (ParseState.p_rteperminfos) rather than in the RTEs.
  *
  * IDENTIFICATION
  *	  src/compat.h
@@ -37,6 +42,7 @@
 #include "catalog/pg_namespace_d.h"
 #include "catalog/pg_proc_d.h"
 #include "catalog/pg_type_d.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/relcache.h"
 
@@ -77,6 +83,26 @@ index_beginscan_compat(Relation heapRelation, Relation indexRelation,
 #else
 	return index_beginscan(heapRelation, indexRelation, snapshot,
 						   nkeys, norderbys);
+#endif
+}
+
+/*
+ * Take a lock with the lock manager's extra options.
+ *
+ * 18 added logLockFailure (log a lock not granted under dontWait, when
+ * log_lock_failures is on); false keeps the earlier silence.
+ */
+static inline LockAcquireResult
+LockAcquireExtendedCompat(const LOCKTAG *locktag, LOCKMODE lockmode,
+						  bool sessionLock, bool dontWait,
+						  bool reportMemoryError, LOCALLOCK **locallockp)
+{
+#if PG_VERSION_NUM >= 180000
+	return LockAcquireExtended(locktag, lockmode, sessionLock, dontWait,
+							   reportMemoryError, locallockp, false);
+#else
+	return LockAcquireExtended(locktag, lockmode, sessionLock, dontWait,
+							   reportMemoryError, locallockp);
 #endif
 }
 
