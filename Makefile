@@ -12,6 +12,9 @@ EXTENSION = booking
 # an updated installation are made by the same statements.
 DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "booking - exactly one booking per resource"
+# the module reports its version where the server can ask (PostgreSQL 18+)
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+PG_CPPFLAGS = -DBOOKING_VERSION=\"$(EXTVERSION)\"
 
 REGRESS = booking api holder_privileges trigger_reentry
 REGRESS_OPTS = --load-extension=booking

@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# Live demo: set up, build and install booking, start a throwaway PostgreSQL
-# 15 cluster, and race two sessions for the same resource.  Session A books
-# resource 99 and holds its transaction open for three seconds; session B
-# asks for the same resource, waits on A's lock, and loses once A commits.
+# Live demo: set up, build and install booking, start a throwaway cluster of
+# this machine's PostgreSQL (15 on Debian 12), and race two sessions for the
+# same resource.  Session A books resource 99 and holds its transaction open
+# for three seconds; session B asks for the same resource, waits on A's
+# lock, and loses once A commits.
+#
+#   ./demo.sh             on this machine's PostgreSQL
+#   ./demo.sh --pg 18     on PostgreSQL 17 or 18, in test/matrix.sh's Debian
+#                         root for it (as root)
 set -euo pipefail
 cd "$(dirname "$0")"
 
+if [ "${1:-}" = --pg ]; then
+	[ -n "${2:-}" ] || { echo "usage: ./demo.sh [--pg VERSION]" >&2; exit 2; }
+	if [ "$2" != "$(unset PGVERSION; . test/pgversion.sh && echo "$PGVERSION")" ]; then
+		bash test/root.sh prepare "$2"
+		exec bash test/root.sh run "$2" bash demo.sh
+	fi
+	export PGVERSION=$2
+	shift 2
+fi
+
 if [ "${1:-}" != --inside ]; then
+	. test/pgversion.sh
 	bash test/setup.sh
 	make -s >/dev/null && make -s install >/dev/null
 	export PGPORT=${PGPORT:-5490}
-	exec pg_virtualenv -t -v 15 bash "$0" --inside
+	exec pg_virtualenv -t -v "$PGVERSION" bash "$0" --inside
 fi
 
 export PSQLRC=/dev/null

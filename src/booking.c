@@ -27,9 +27,10 @@
 #include "utils/lsyscache.h"
 
 #include "bookings_table.h"
+#include "compat.h"
 #include "resource_lock.h"
 
-PG_MODULE_MAGIC;
+BOOKING_MODULE_MAGIC;
 
 /*
  * The table-taking forms have one argument more, the table first; the

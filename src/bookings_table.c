@@ -587,7 +587,7 @@ probe(BookingTarget *t, Relation heap, Relation index, TupleTableSlot *slot,
 	eqproc = t->shape.res_type == INT2OID ? F_INT2EQ :
 		t->shape.res_type == INT4OID ? F_INT4EQ : F_INT8EQ;
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, eqproc, key_value);
-	scan = booking_index_beginscan(heap, index, snapshot, 1);
+	scan = index_beginscan_compat(heap, index, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	booking->found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (booking->found)

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Set up, build, install and run every test of booking on throwaway
-# PostgreSQL 15 clusters (Debian's pg_virtualenv).  Ends with the line
-# "N passed, M failed" and exits non-zero on any failure.
+# clusters (Debian's pg_virtualenv) of this machine's PostgreSQL: the one
+# its Debian release ships (15 on Debian 12), or $PGVERSION.  Ends with the
+# line "N passed, M failed" and exits non-zero on any failure.
 #
 #   test/run.sh            everything
 #   test/run.sh regress    only pg_regress and isolation specs
+#
+# test/matrix.sh runs this on every supported PostgreSQL version.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
 only=${1:-all}
 
+. test/pgversion.sh
 bash test/setup.sh || exit 1
+echo "== PostgreSQL $("$PG_CONFIG" --version | sed 's/^PostgreSQL //') ($PG_CONFIG)"
 # PGXS's own warning set, plus -Wextra, with any warning an error (as
 # pgvector's CI does; PostgreSQL's headers trip -Wunused-parameter).
 make -s clean >/dev/null 2>&1
@@ -27,12 +32,15 @@ export PGPORT=${PGPORT:-5491}
 passed=0
 failed=0
 
-# pg_regress prints one "... ok" / "... FAILED" line per test.
+# pg_regress prints one line per test: "test foo ... ok" / "... FAILED" up
+# to 15, TAP's "ok 1 - foo" / "not ok 1 - foo" from 16 on.
+ok_re='\.\.\. ok( |$)|^ok [0-9]+ '
+bad_re='\.\.\. (FAILED|failed)|^not ok [0-9]+ '
 count_pg_regress() {
 	local log=$1
 	local ok bad
-	ok=$(grep -cE '\.\.\. ok( |$)' "$log")
-	bad=$(grep -cE '\.\.\. (FAILED|failed)' "$log")
+	ok=$(grep -cE "$ok_re" "$log")
+	bad=$(grep -cE "$bad_re" "$log")
 	passed=$((passed + ok))
 	failed=$((failed + bad))
 }
@@ -42,13 +50,13 @@ run_make_check() {
 	local log
 	log=$(mktemp)
 	echo "== $what"
-	pg_virtualenv -t -v 15 make -s installcheck "$@" 2>&1 | tee "$log" | grep -E '\.\.\. |tests? (passed|failed)|^[^ ].*ERROR'
+	pg_virtualenv -t -v "$PGVERSION" make -s installcheck "$@" 2>&1 | tee "$log" | grep -E "\\.\\.\\. |$ok_re|$bad_re|tests? (passed|failed)|^[^ ].*ERROR"
 	count_pg_regress "$log"
-	if grep -qE '\.\.\. (FAILED|failed)' "$log"; then
+	if grep -qE "$bad_re" "$log"; then
 		for d in regression.diffs output_iso/regression.diffs; do
 			[ -f "$d" ] && { echo "---- $d"; head -n 200 "$d"; }
 		done
-	elif ! grep -qE '\.\.\. ok( |$)' "$log"; then
+	elif ! grep -qE "$ok_re" "$log"; then
 		echo "$what did not run"; failed=$((failed + 1))
 		tail -n 30 "$log"
 	fi
@@ -64,7 +72,7 @@ if [ "$only" = all ]; then
 		name=$(basename "$t" .sh)
 		log=$(mktemp)
 		start=$(date +%s)
-		if pg_virtualenv -t -v 15 bash "$t" >"$log" 2>&1; then
+		if pg_virtualenv -t -v "$PGVERSION" bash "$t" >"$log" 2>&1; then
 			echo "test $name ... ok ($(( $(date +%s) - start )) s)"
 			passed=$((passed + 1))
 		else

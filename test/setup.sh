@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Install what building and testing booking needs on a Debian 12 machine:
-# PostgreSQL 15 with its server headers, libpq for the stress tool,
-# psycopg2 for the real-client check, gnuplot for the benchmark's plot,
+# Install what building and testing booking needs on a Debian machine:
+# PostgreSQL $PGVERSION (by default the one the release ships: 15 on Debian
+# 12, 17 on 13, 18 on testing) with its server headers, libpq for the stress
+# tool, psycopg2 for the real-client check, gnuplot for the benchmark's plot,
 # pgbouncer, psycopg 3 and asyncpg for the pooler and client-library tests
 # (node-postgres comes from npm: test/client/node, installed below).
 # Idempotent: apt runs only when something is missing.
 set -euo pipefail
 
-pkgs=(make gcc postgresql-15 postgresql-server-dev-15 postgresql-common
+. "$(dirname "$0")/pgversion.sh"
+
+pkgs=(make gcc "postgresql-$PGVERSION" "postgresql-server-dev-$PGVERSION" postgresql-common
 	  libpq-dev python3 python3-psycopg2 gnuplot-nox procps iproute2
 	  pgbouncer python3-psycopg python3-asyncpg)
 # node and npm: Debian's when the machine has none of its own

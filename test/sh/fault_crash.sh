@@ -81,7 +81,7 @@ stop_with_wal_unwritten() {
 	paused=$(psql -AtX -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
 	kill -STOP "$paused"
 	sleep 0.5
-	pg_ctlcluster 15 regress stop -m immediate &
+	pg_ctlcluster "$PGVERSION" regress stop -m immediate &
 	stop_pid=$!
 	sleep 0.5
 	kill -CONT "$paused" 2>/dev/null || true	# its pending SIGQUIT ends it at once
@@ -103,7 +103,7 @@ run_with_fault() {
 	before=$(( $(max_id) + 3000 ))
 	wait_for_id "$before"
 	"$fault"
-	pg_ctlcluster 15 regress start
+	pg_ctlcluster "$PGVERSION" regress start
 	# the clients reconnect by themselves; make them book a good deal more
 	after=$(( $(max_id) + 3000 ))
 	wait_for_id "$after"

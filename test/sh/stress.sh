@@ -18,7 +18,7 @@ trap 'rm -f "$out"' EXIT
 
 # Room for 200 clients (the default of 100 would refuse them).
 psql -qX -c 'ALTER SYSTEM SET max_connections = 250'
-pg_ctlcluster 15 regress restart
+pg_ctlcluster "$PGVERSION" regress restart
 psql -qX -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION booking'
 
 # run NAME ARGS...: the run must pass its check and report no error
