@@ -33,6 +33,7 @@ die() {
 # Debian suite that ships PostgreSQL V.
 suite_of() {
 	case $1 in
+		15) echo bookworm ;;
 		17) echo trixie ;;
 		18) echo forky ;;
 		*) die "no Debian suite known for PostgreSQL $1" ;;
@@ -179,6 +180,8 @@ refresh() {
 		cp test/setup.sh test/pgversion.sh "$copy/"
 		in_root "$root" env PGVERSION="$v" bash "/${copy#"$root"/}/setup.sh" || rc=1
 		rm -rf "$copy"
+		# the downloaded packages are not needed again
+		in_root "$root" apt-get clean
 	fi
 	unmount_all
 	return $rc
