@@ -713,6 +713,15 @@ plan_relation(SPIPlanPtr plan)
 					query->rtable)->relid;
 }
 
+/* Whether a kept plan holds a generic plan that is still valid. */
+static bool
+generic_plan_ready(SPIPlanPtr plan)
+{
+	CachedPlanSource *ps = linitial(SPI_plan_get_plan_sources(plan));
+
+	return ps->is_valid && ps->gplan != NULL && ps->gplan->is_valid;
+}
+
 /* How to run one kept statement. */
 typedef struct RunSpec
 {
@@ -775,7 +784,13 @@ run_statement(BookingCall *call, RunSpec *rs)
 			elog(ERROR, "SPI_keepplan failed");
 		kp->plan = plan;
 	}
-	if (!SPI_plan_is_valid(kp->plan))
+	/*
+	 * A lookup's generic plan is made here, not by its first execution,
+	 * which would plan it with the session's settings: a freshly prepared
+	 * plan is valid but has no generic plan yet, and a generic plan can be
+	 * invalidated while its source stays valid.
+	 */
+	if (rs->lookup ? !generic_plan_ready(kp->plan) : !SPI_plan_is_valid(kp->plan))
 	{
 		int			planlevel = NewGUCNestLevel();
 		CachedPlan *cplan;
