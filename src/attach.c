@@ -258,6 +258,7 @@ check_release_sets(Relation rel, const char *source)
 	UpdateStmt *stmt = NULL;
 	ParseState *pstate;
 	ListCell   *lc;
+	Bitmapset  *assigned = NULL;
 	StringInfoData out;
 
 	sql = psprintf("UPDATE pg_catalog.pg_class SET %s", source);
@@ -289,6 +290,13 @@ check_release_sets(Relation rel, const char *source)
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of table \"%s\" does not exist",
 							rt->name, RelationGetRelationName(rel))));
+		/* as the UPDATE would refuse it, but when attaching */
+		if (bms_is_member(attnum, assigned))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("multiple assignments to same column \"%s\"",
+							rt->name)));
+		assigned = bms_add_member(assigned, attnum);
 		expr = (Expr *) rt->val;
 		if (!IsA(expr, SetToDefault))
 			expr = (Expr *) transformExpr(pstate, (Node *) expr,
