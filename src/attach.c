@@ -426,8 +426,11 @@ booking_attach(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	char		nulls[7] = "      ";
 
-	if (lock_space == NULL ||
-		(strcmp(lock_space, "shared") != 0 && strcmp(lock_space, "private") != 0))
+	if (lock_space == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lock_space must not be null")));
+	if (strcmp(lock_space, "shared") != 0 && strcmp(lock_space, "private") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lock_space must be 'shared' or 'private'")));
