@@ -13,7 +13,7 @@ EXTENSION = booking
 DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "booking - exactly one booking per resource"
 
-REGRESS = booking api
+REGRESS = booking api attach
 REGRESS_OPTS = --load-extension=booking
 
 ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr
