@@ -17,6 +17,7 @@ REGRESS = booking api attach
 REGRESS_OPTS = --load-extension=booking
 
 ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr
+ISOLATION += attach_blocking attach_seed_protocol attach_isolation attach_release attach_two_tables attach_private
 ISOLATION_OPTS = --inputdir=test --load-extension=booking
 
 PG_CONFIG ?= pg_config
