@@ -16,12 +16,13 @@ PGFILEDESC = "booking - exactly one booking per resource"
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 PG_CPPFLAGS = -DBOOKING_VERSION=\"$(EXTVERSION)\"
 
-REGRESS = booking api holder_privileges trigger_reentry
+REGRESS = booking api attach holder_privileges trigger_reentry
 REGRESS_OPTS = --load-extension=booking
 
 ISOLATION = book_blocking book_distinct seed_protocol repeatable_read serializable savepoint timeouts cancel try_book book_resources release release_rr \
 	failed_resolution drop_extension table_replaced index_rebuilt \
-	ddl_while_waiting false_unlocks serializable_read lock_space
+	ddl_while_waiting false_unlocks serializable_read lock_space \
+	attach_blocking attach_seed_protocol attach_isolation attach_release attach_two_tables attach_private
 ISOLATION_OPTS = --inputdir=test --load-extension=booking
 
 PG_CONFIG ?= pg_config

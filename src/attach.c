@@ -214,6 +214,34 @@ deparse(Relation rel, Node *expr)
 	return s;
 }
 
+/*
+ * An error in active_when or release_sets points into that text, not into
+ * the query that called booking_attach: report its position as an
+ * internal query's.  release_sets is parsed behind a prefix of offset
+ * characters.
+ */
+typedef struct SettingErrorContext
+{
+	const char *source;
+	int			offset;
+} SettingErrorContext;
+
+static void
+setting_error_callback(void *arg)
+{
+	SettingErrorContext *ctx = (SettingErrorContext *) arg;
+	int			pos = geterrposition();
+
+	if (pos <= 0)
+		return;
+	errposition(0);
+	if (pos > ctx->offset)
+	{
+		internalerrposition(pos - ctx->offset);
+		internalerrquery(ctx->source);
+	}
+}
+
 /* active_when: one boolean expression on the table's own columns. */
 static char *
 check_active_when(Relation rel, const char *source)
@@ -223,6 +251,13 @@ check_active_when(Relation rel, const char *source)
 	ResTarget  *target;
 	ParseState *pstate;
 	Node	   *expr;
+	SettingErrorContext ctx = {source, 0};
+	ErrorContextCallback errcallback;
+
+	errcallback.callback = setting_error_callback;
+	errcallback.arg = &ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 
 	raw = raw_parser(source, RAW_PARSE_PLPGSQL_EXPR);
 	if (list_length(raw) == 1)
@@ -246,6 +281,7 @@ check_active_when(Relation rel, const char *source)
 	assign_expr_collations(pstate, expr);
 	pstate->p_target_relation = NULL;	/* the caller closes it */
 	free_parsestate(pstate);
+	error_context_stack = errcallback.previous;
 	return deparse(rel, expr);
 }
 
@@ -258,9 +294,19 @@ check_release_sets(Relation rel, const char *source)
 	UpdateStmt *stmt = NULL;
 	ParseState *pstate;
 	ListCell   *lc;
+	Bitmapset  *assigned = NULL;
 	StringInfoData out;
+	SettingErrorContext ctx;
+	ErrorContextCallback errcallback;
 
 	sql = psprintf("UPDATE pg_catalog.pg_class SET %s", source);
+	ctx.source = source;
+	ctx.offset = strlen(sql) - strlen(source);
+	errcallback.callback = setting_error_callback;
+	errcallback.arg = &ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
 	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
 	if (list_length(raw) == 1)
 		stmt = (UpdateStmt *) linitial_node(RawStmt, raw)->stmt;
@@ -271,7 +317,8 @@ check_release_sets(Relation rel, const char *source)
 				 errmsg("release_sets must be a list of column = value assignments: %s",
 						source)));
 
-	pstate = table_parse_state(rel, source);
+	/* the parse tree's locations are in sql */
+	pstate = table_parse_state(rel, sql);
 	initStringInfo(&out);
 	foreach(lc, stmt->targetList)
 	{
@@ -289,6 +336,13 @@ check_release_sets(Relation rel, const char *source)
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("column \"%s\" of table \"%s\" does not exist",
 							rt->name, RelationGetRelationName(rel))));
+		/* as the UPDATE would refuse it, but when attaching */
+		if (bms_is_member(attnum, assigned))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("multiple assignments to same column \"%s\"",
+							rt->name)));
+		assigned = bms_add_member(assigned, attnum);
 		expr = (Expr *) rt->val;
 		if (!IsA(expr, SetToDefault))
 			expr = (Expr *) transformExpr(pstate, (Node *) expr,
@@ -308,6 +362,7 @@ check_release_sets(Relation rel, const char *source)
 	}
 	pstate->p_target_relation = NULL;	/* the caller closes it */
 	free_parsestate(pstate);
+	error_context_stack = errcallback.previous;
 	return out.data;
 }
 
@@ -418,8 +473,11 @@ booking_attach(PG_FUNCTION_ARGS)
 	Datum		values[6];
 	char		nulls[7] = "      ";
 
-	if (lock_space == NULL ||
-		(strcmp(lock_space, "shared") != 0 && strcmp(lock_space, "private") != 0))
+	if (lock_space == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("lock_space must not be null")));
+	if (strcmp(lock_space, "shared") != 0 && strcmp(lock_space, "private") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("lock_space must be 'shared' or 'private'")));
