@@ -31,8 +31,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # node-postgres for the JavaScript example, at the versions package-lock.json
-# pins, into test/client/node/node_modules (not committed)
-if [ ! -d "$(dirname "$0")/client/node/node_modules/pg" ]; then
+# pins, into test/client/node/node_modules (not committed); skipped where
+# only this script was copied (test/root.sh preparing a root)
+node_dir="$(dirname "$0")/client/node"
+if [ -f "$node_dir/package.json" ] && [ ! -d "$node_dir/node_modules/pg" ]; then
 	echo "setup: npm ci in test/client/node"
-	(cd "$(dirname "$0")/client/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	(cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
