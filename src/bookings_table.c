@@ -260,12 +260,24 @@ resolve_extension(Oid caller_fn)
 	ext.nspname = cache_strdup(nspname);
 	ext.own_relid = get_relname_relid(OWN_RELNAME, nspid);
 	ext.registry_relid = get_relname_relid(REGISTRY_RELNAME, nspid);
-	if (!OidIsValid(ext.own_relid) || !OidIsValid(ext.registry_relid))
+	if (!OidIsValid(ext.own_relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"%s.%s\" does not exist", nspname,
-						OidIsValid(ext.own_relid) ? REGISTRY_RELNAME : OWN_RELNAME),
+				 errmsg("relation \"%s.%s\" does not exist", nspname, OWN_RELNAME),
 				 errhint("Reinstall the booking extension.")));
+
+	/*
+	 * No registry: the database still runs the 1.0 SQL objects under this
+	 * library (installed, not yet ALTER EXTENSION UPDATEd).  1.0 has only the
+	 * own table; ensure_extension looks again at every call until the
+	 * registry appears.
+	 */
+	if (!OidIsValid(ext.registry_relid))
+	{
+		ext.default_relid = InvalidOid;
+		ext.valid = !ext.changed;
+		return;
+	}
 
 	sql = psprintf("SELECT tbl::pg_catalog.oid FROM %s WHERE is_default",
 				   qualified_registry());
@@ -287,6 +299,19 @@ resolve_extension(Oid caller_fn)
 	ext.default_relid = default_relid;
 
 	ext.valid = !ext.changed;
+}
+
+/*
+ * Make ext current.  Without a registry (1.0 SQL objects) nothing tells us
+ * when ALTER EXTENSION UPDATE creates it, so look again at every call.
+ */
+static void
+ensure_extension(Oid caller_fn)
+{
+	if (ext.valid && !OidIsValid(ext.registry_relid))
+		ext.valid = false;
+	while (!ext.valid)
+		resolve_extension(caller_fn);
 }
 
 /* A table's settings, as the registry holds them. */
@@ -318,6 +343,8 @@ read_settings(Oid relid, Settings *s)
 	MemoryContext oldcxt = CurrentMemoryContext;
 
 	memset(s, 0, sizeof(*s));
+	if (!OidIsValid(ext.registry_relid))
+		return;					/* 1.0 SQL objects: nothing is attached */
 	values[0] = ObjectIdGetDatum(relid);
 	sql = psprintf("SELECT resource_column, user_column, active_when, release_sets, lock_space"
 				   " FROM %s WHERE tbl::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
@@ -459,6 +486,7 @@ booking_target(BookingCall *call, Oid caller_fn, Oid relid)
 	call->requested = relid;
 	call->lockmode = NoLock;
 
+	ensure_extension(caller_fn);
 	for (;;)
 	{
 		while (!ext.valid)
@@ -1087,8 +1115,7 @@ void
 booking_invalidate_registry(Oid caller_fn, Oid relid)
 {
 	init_cache();
-	while (!ext.valid)
-		resolve_extension(caller_fn);
+	ensure_extension(caller_fn);
 	CacheInvalidateRelcacheByRelid(ext.registry_relid);
 	if (OidIsValid(relid))
 		CacheInvalidateRelcacheByRelid(relid);

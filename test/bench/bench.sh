@@ -31,7 +31,15 @@
 #                             the start of every main run
 #   BENCH_PIN_ONE_CLIENT=1    1-client runs: pgbench and its backend on CPU 0
 #   BENCH_PHASES="main growth memory lock"   the parts to run
+#   BENCH_CONTENDERS="booking seed-sql seed-plpgsql unique attached
+#     attached-plpgsql attached-never-analysed"   contenders of the main matrix
+#                             (floor is added to it); booking first
 #   BENCH_PORT=5651, BENCH_LOCK_PORT=5652   ports of the two clusters
+#   BENCH_EXISTING=0          1: instead of starting a cluster, benchmark the
+#                             server of the PG* environment (set up by the
+#                             caller with the settings below; the server's own
+#                             values are recorded) and skip the lock phase;
+#                             PG_CONFIG names its pg_config
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,7 +65,7 @@ SHOWN_SETTINGS="fsync synchronous_commit full_page_writes wal_level shared_buffe
 	work_mem max_connections max_locks_per_transaction max_wal_size checkpoint_timeout
 	autovacuum autovacuum_naptime jit huge_pages listen_addresses"
 
-CONTENDERS=(booking seed-sql seed-plpgsql unique)
+read -r -a CONTENDERS <<< "${BENCH_CONTENDERS:-booking seed-sql seed-plpgsql unique attached attached-plpgsql attached-never-analysed}"
 
 usage()
 {
@@ -90,6 +98,8 @@ table_of()
 		seed-sql) echo seed_sql.bookings ;;
 		seed-plpgsql) echo seed_plpgsql.bookings ;;
 		unique) echo uniq.bookings ;;
+		attached|attached-plpgsql) echo att.bookings ;;
+		attached-never-analysed) echo att_na.bookings ;;
 		*) echo "" ;;
 	esac
 }
@@ -261,6 +271,21 @@ setup_contenders()
 	done
 	n=$(q -d bench -c "SELECT prorettype::regtype FROM pg_proc WHERE oid = 'seed_plpgsql.book(bigint,bigint)'::regprocedure")
 	[ "$n" = boolean ] || { echo "seed_plpgsql.book returns $n" >&2; exit 1; }
+	# The attached tables: issue 9's shape, attached, with only their
+	# primary key and resource index; the never-analysed one never analysed.
+	for t in att att_na; do
+		n=$(q -d bench -c "SELECT string_agg(pg_get_indexdef(indexrelid), '; ' ORDER BY indisprimary) FROM pg_index WHERE indrelid = '$t.bookings'::regclass")
+		case $n in
+			*"btree (resource_id); "*"btree (id)") ;;
+			*) echo "$t.bookings indexes are not (resource_id) + PRIMARY KEY (id): $n" >&2; exit 1 ;;
+		esac
+		n=$(q -d bench -c "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '$t.bookings'::regclass AND attname = 'resource_id'")
+		[ "$n" = integer ] || { echo "$t.bookings.resource_id is $n" >&2; exit 1; }
+		n=$(q -d bench -c "SELECT count(*) FROM booking_tables WHERE tbl = '$t.bookings'::regclass")
+		[ "$n" = 1 ] || { echo "$t.bookings is not attached" >&2; exit 1; }
+	done
+	n=$(q -d bench -c "SELECT reloptions::text FROM pg_class WHERE oid = 'att_na.bookings'::regclass")
+	[ "$n" = "{autovacuum_enabled=false}" ] || { echo "att_na.bookings options: $n" >&2; exit 1; }
 
 	# Each writing script books a free resource once and loses the second
 	# attempt; one pgbench transaction per script, on resource 1.
@@ -296,7 +321,9 @@ prepare_table()
 	if [ "$workload" = hot ]; then
 		q -d bench -c "INSERT INTO $tbl (resource_id, user_id) SELECT g, 0 FROM generate_series(1, 10) g"
 	fi
-	q -d bench -c "ANALYZE $tbl"
+	# never analysed: no ANALYZE, and autovacuum is off for the table
+	# (TRUNCATE leaves it with relpages 0, reltuples -1 and no statistics)
+	[ "$c" = attached-never-analysed ] || q -d bench -c "ANALYZE $tbl"
 }
 
 # Uses the caller's who and workload.
@@ -485,6 +512,15 @@ in_cluster()
 	if [[ " $BENCH_PHASES " == *" main "* ]]; then
 		echo "== contenders checked; main matrix ($BENCH_ROUNDS rounds x ${BENCH_SECONDS}s runs)"
 		main_matrix
+		# Evidence of the attached tables' statistics history.
+		for s in att att_na; do
+			emit attstats "$s.bookings" "$(q -d bench -F $'\t' -c "
+				SELECT c.relpages, c.reltuples, s.n_live_tup,
+					   s.vacuum_count + s.autovacuum_count, s.analyze_count + s.autoanalyze_count,
+					   (SELECT count(*) FROM pg_statistic WHERE starelid = c.oid)
+				FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+				WHERE c.oid = '$s.bookings'::regclass")"
+		done
 	fi
 	if [[ " $BENCH_PHASES " == *" growth "* ]]; then
 		echo "== table growth"
@@ -597,13 +633,13 @@ fi
 BENCH_STARTED=$(date +%s)
 export BENCH_SECONDS BENCH_ROUNDS BENCH_CLIENTS BENCH_SYNC BENCH_BIG_ROWS BENCH_SMALL_ROWS
 export BENCH_GROWTH_CLIENTS BENCH_MEM_CALLS BENCH_STARTED BENCH_OUT=$out BENCH_MAX_OTHER BENCH_RETRIES BENCH_WAIT
-export BENCH_PIN_ONE_CLIENT BENCH_PHASES BENCH_BASE_ROWS
+export BENCH_PIN_ONE_CLIENT BENCH_PHASES BENCH_BASE_ROWS BENCH_CONTENDERS="${CONTENDERS[*]}"
 
 [ "$(id -u)" = 0 ] || { echo "run as root (pg_virtualenv -t)" >&2; exit 1; }
 rm -rf "$out/logs" "$raw"
 mkdir -p "$out/logs"
 
-so=$(pg_config --pkglibdir)/booking.so
+so=$(${PG_CONFIG:-pg_config} --pkglibdir)/booking.so
 cmdline="${user_env}test/bench/bench.sh"
 [ $quick = 1 ] && cmdline+=" --quick"
 emit info command "$cmdline"
@@ -615,10 +651,15 @@ emit info kernel "$(uname -sr)"
 emit info pgbench "$(pgbench --version)"
 emit info booking_so_md5_start "$(md5sum < "$so" | cut -d' ' -f1)"
 for v in BENCH_SECONDS BENCH_ROUNDS BENCH_CLIENTS BENCH_SYNC BENCH_BIG_ROWS BENCH_SMALL_ROWS \
-		BENCH_GROWTH_CLIENTS BENCH_MEM_CALLS BENCH_MAX_OTHER BENCH_RETRIES BENCH_WAIT BENCH_PIN_ONE_CLIENT BENCH_PHASES BENCH_BASE_ROWS; do
+		BENCH_GROWTH_CLIENTS BENCH_MEM_CALLS BENCH_MAX_OTHER BENCH_RETRIES BENCH_WAIT BENCH_PIN_ONE_CLIENT BENCH_PHASES BENCH_BASE_ROWS \
+		BENCH_CONTENDERS; do
 	emit param "$v" "${!v}"
 done
-emit info cluster_options "${SETTINGS[*]}"
+if [ "${BENCH_EXISTING:-0}" = 1 ]; then
+	emit info cluster_options "an existing server (BENCH_EXISTING=1) started with ${SETTINGS[*]}"
+else
+	emit info cluster_options "${SETTINGS[*]}"
+fi
 # This machine may be shared: say what else was running when we started.
 emit info other_postgres_at_start "$(pgrep -c -x postgres -P 1 || true) postmasters, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -631,14 +672,19 @@ for s in "${SETTINGS[@]}"; do
 	opts+=(-o "$s")
 done
 status=0
-PGPORT=$BENCH_PORT pg_virtualenv -t -v 15 "${opts[@]}" bash "$here/bench.sh" --in-cluster || status=$?
-if [ $status = 0 ] && [[ " $BENCH_PHASES " == *" lock "* ]]; then
+if [ "${BENCH_EXISTING:-0}" = 1 ]; then
+	bash "$here/bench.sh" --in-cluster || status=$?
+else
+	PGPORT=$BENCH_PORT pg_virtualenv -t -v 15 "${opts[@]}" bash "$here/bench.sh" --in-cluster || status=$?
+fi
+if [ $status = 0 ] && [[ " $BENCH_PHASES " == *" lock "* ]] && [ "${BENCH_EXISTING:-0}" != 1 ]; then
 	echo "== lock limit (default-configured cluster)"
 	PGPORT=$BENCH_LOCK_PORT pg_virtualenv -t -v 15 bash "$here/bench.sh" --lock-limit || status=$?
 fi
 
 emit info booking_so_md5_end "$(md5sum < "$so" | cut -d' ' -f1)"
 emit info finished "$(date -u '+%Y-%m-%d %H:%M UTC')"
+emit info load_at_end "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 emit info elapsed "$(elapsed)"
 [ $status = 0 ] || emit info incomplete "a phase failed (exit $status); results are partial"
 echo "== done in $(elapsed)"

@@ -9,7 +9,10 @@ import statistics
 import sys
 from collections import defaultdict
 
-CONTENDERS = ["booking", "seed-sql", "seed-plpgsql", "unique", "floor"]
+ALL_CONTENDERS = ["booking", "seed-sql", "seed-plpgsql", "unique",
+                  "attached", "attached-plpgsql", "attached-never-analysed", "floor"]
+# the plot's columns (plot.gp names them)
+PLOT_CONTENDERS = ["booking", "seed-sql", "seed-plpgsql", "unique", "floor"]
 GROWTH_CASES = [
     ("small", "preloaded, VACUUM ANALYZE"),
     ("big", "preloaded, VACUUM ANALYZE"),
@@ -20,6 +23,8 @@ GROWTH_CASES = [
 out = sys.argv[1]
 info, params, settings, defaults = {}, {}, [], []
 tps = defaultdict(list)          # (contender, workload, sync, clients) -> [tps]
+tps_round = defaultdict(dict)    # same key -> {round: tps}
+attstats = {}
 rows_after = defaultdict(list)
 growth = defaultdict(list)       # case -> [tps]
 growth_rows = defaultdict(list)
@@ -48,6 +53,7 @@ with open(os.path.join(out, "raw.tsv")) as f:
         elif kind == "tps":
             _, rnd, who, workload, sync, clients, t, rows = r[:8]
             tps[(who, workload, sync, int(clients))].append(float(t))
+            tps_round[(who, workload, sync, int(clients))][int(rnd)] = float(t)
             if len(r) > 9:
                 others[(who, workload, sync, int(clients))].append(float(r[8]))
                 all_others.append((float(r[8]), float(r[9]), f"round {rnd} {workload} sync {sync} {clients} clients {who}"))
@@ -65,6 +71,8 @@ with open(os.path.join(out, "raw.tsv")) as f:
             waited.append(int(r[1]))
         elif kind == "retried":
             retried.append(r[1:])
+        elif kind == "attstats":
+            attstats[r[1]] = r[2:]
         elif kind == "growthstats":
             growthstats[r[1]] = r[2:]
         elif kind == "memory":
@@ -87,6 +95,16 @@ def cell(who, workload, sync, clients):
 
 def ratio(a, b):
     return a / b if a is not None and b else None
+
+
+def round_ratios(a, b, wl, s, c):
+    """Ratios a / b of runs made in the same round of one cell, side by side."""
+    ra, rb = tps_round.get((a, wl, s, c), {}), tps_round.get((b, wl, s, c), {})
+    return [ra[r] / rb[r] for r in sorted(ra) if r in rb and rb[r]]
+
+
+# contenders measured, in the report's order (booking first)
+CONTENDERS = [x for x in ALL_CONTENDERS if any(k[0] == x for k in tps)] or PLOT_CONTENDERS
 
 
 def fmt_tps(x):
@@ -121,8 +139,11 @@ w("## Machine and settings")
 w("")
 w(f"- {info.get('nproc', '?')} CPUs: {info.get('cpu', '?')}; {info.get('memory', '?')} RAM; {info.get('kernel', '?')}")
 w(f"- {info.get('server', '?')}; {info.get('pgbench', '?')}")
-w(f"- cluster: `pg_virtualenv -t -v 15` with `-o` {' '.join('`' + s + '`' for s in info.get('cluster_options', '').split())}; "
-  f"clients connect over {info.get('connection', '?')}")
+if info.get("cluster_options", "").startswith("an existing server"):
+    w(f"- cluster: {info['cluster_options']}; clients connect over {info.get('connection', '?')}")
+else:
+    w(f"- cluster: `pg_virtualenv -t -v 15` with `-o` {' '.join('`' + s + '`' for s in info.get('cluster_options', '').split())}; "
+      f"clients connect over {info.get('connection', '?')}")
 w("- server settings as shown by the server: " + ", ".join(f"{k}={v}" for k, v in settings))
 w(f"- pgbench `-n -M prepared -T {params.get('BENCH_SECONDS', '?')} -j 2 -c N`, "
   f"{params.get('BENCH_ROUNDS', '?')} rounds; synchronous_commit set per run with `PGOPTIONS='-c synchronous_commit=…'`")
@@ -155,7 +176,11 @@ w("")
 w("Contenders: **booking** `SELECT book_resource(:rid, :uid)`; **seed-sql** `BEGIN; SELECT pg_advisory_xact_lock(:rid); "
   "INSERT … SELECT … WHERE NOT EXISTS (…); COMMIT;` on an `id` primary key + non-unique `resource_id` index; "
   "**seed-plpgsql** the same as one PL/pgSQL function on the same shape; **unique** `INSERT … ON CONFLICT DO NOTHING` "
-  "into a table whose only index is `PRIMARY KEY (resource_id)`; **floor** `SELECT 1`. "
+  "into a table whose only index is `PRIMARY KEY (resource_id)`; **attached** `SELECT book_resource('att.bookings', :rid, :uid)` "
+  "on an application's table `att.bookings(id serial PRIMARY KEY, resource_id int, user_id int)` + a `resource_id` index, "
+  "attached with `booking_attach`; **attached-plpgsql** the same logic as attached in PL/pgSQL (`pg_advisory_xact_lock` + "
+  "`INSERT … WHERE NOT EXISTS`) on the same table; **attached-never-analysed** attached on a second such table that is "
+  "never analysed (no ANALYZE, autovacuum off for it); **floor** `SELECT 1`. "
   "Scripts: `test/bench/*.sql`.")
 
 w("")
@@ -195,7 +220,7 @@ if all_others:
     w(f"Other load: during the median run, processes outside the benchmark used {statistics.median(o[0] for o in oo):.0%} "
       f"of the machine's CPU (hypervisor steal {statistics.median(o[1] for o in oo):.0%}); "
       f"{len(busy)} of {len(oo)} runs saw more than 10 % (worst {oo[0][0]:.0%}: {oo[0][2]}). "
-      f"At start: {info.get('other_postgres_at_start', '?')}. "
+      f"At start: {info.get('other_postgres_at_start', '?')}; at the end: {info.get('load_at_end', '?')}. "
       f"{len(retried)} runs were discarded and run again because other work took more than "
       f"{float(params.get('BENCH_MAX_OTHER', 0)):.0%} of the CPU (retry budget {params.get('BENCH_RETRIES', '?')}); "
       f"before runs, the benchmark waited {sum(waited)} s in all for other work to calm down (budget {params.get('BENCH_WAIT', '?')} s).")
@@ -214,6 +239,42 @@ if rounds > 1:
 
 w(f"![TPS vs clients](tps-vs-clients.png)")
 w("")
+
+ATT = ("attached", "attached-plpgsql", "attached-never-analysed")
+if any(x in CONTENDERS for x in ATT):
+    w("## Booking on an attached table (issue 9)")
+    w("")
+    w("Each ratio is given twice: of the cell's median TPS, and as the median of the per-round ratios "
+      "(runs of one round are made back to back, so they share the machine's conditions). "
+      "Per-round ratios in brackets, round 1 first.")
+    w("")
+    w("| workload | sync commit | clients | attached TPS | attached ÷ attached-plpgsql | "
+      "attached-never-analysed ÷ attached | attached ÷ booking (own table) |")
+    w("|---|---|---:|---:|---|---|---|")
+
+    def both(a, b, wl, s, c):
+        m = ratio(cell(a, wl, s, c), cell(b, wl, s, c))
+        rr = round_ratios(a, b, wl, s, c)
+        if m is None:
+            return "–"
+        return (f"{m:.3f} (rounds: median {statistics.median(rr):.3f} ["
+                + ", ".join(f"{x:.3f}" for x in rr) + "])") if rr else f"{m:.3f}"
+
+    for wl in workloads:
+        for s in syncs:
+            for c in clients_list:
+                if cell("attached", wl, s, c) is None:
+                    continue
+                w(f"| {wl} | {s} | {c} | {fmt_tps(cell('attached', wl, s, c))} | "
+                  f"{both('attached', 'attached-plpgsql', wl, s, c)} | "
+                  f"{both('attached-never-analysed', 'attached', wl, s, c)} | "
+                  f"{both('attached', 'booking', wl, s, c)} |")
+    w("")
+    if attstats:
+        w("Statistics of the attached tables at the end of the matrix (relpages / reltuples / n_live_tup / "
+          "vacuums / analyzes / pg_statistic rows): "
+          + "; ".join(f"{t}: {' / '.join(v)}" for t, v in sorted(attstats.items())) + ".")
+        w("")
 
 w("## Table growth (booking, uncontended, synchronous_commit=off, "
   f"{growth_clients or '?'} clients)")
@@ -276,7 +337,7 @@ else:
 w("")
 
 # Targets of issue 5.
-w("## Targets (issue 5)")
+w("## Targets (issues 5 and 9)")
 w("")
 w("| target | measured | verdict |")
 w("|---|---|---|")
@@ -310,6 +371,19 @@ for case in ("big", "never_analysed"):
     rs = growth_rows.get(case)
     w(f"| {case} ({min(rs):,}+ rows) ≥ 0.9 × small ({min(growth_rows['small']):,} rows) | {fmt_ratio3(x)} × | {verdict(x, 0.9)} |"
       if rs and growth_rows.get("small") else f"| {case} ≥ 0.9 × small | – | n/a |")
+for s in syncs:
+    for c in (1,):
+        x = ratio(cell("attached", "uncontended", s, c), cell("attached-plpgsql", "uncontended", s, c))
+        if x is not None or s == "off":
+            w(f"| uncontended, sync {s}, {c} client: attached ≥ 1.15 × attached-plpgsql (issue 9) | {fmt_ratio3(x)} × | "
+              + (verdict(x, 1.15) if s == "off" else "– (information)") + " |")
+        x = ratio(cell("attached-never-analysed", "uncontended", s, c), cell("attached", "uncontended", s, c))
+        if x is not None or s == "off":
+            w(f"| uncontended, sync {s}, {c} client: attached never analysed ≥ 0.9 × analysed (issue 9) | {fmt_ratio3(x)} × | "
+              + (verdict(x, 0.9) if s == "off" else "– (information)") + " |")
+        x = ratio(cell("attached", "uncontended", s, c), cell("booking", "uncontended", s, c))
+        if x is not None:
+            w(f"| (information) uncontended, sync {s}, {c} client: attached ÷ booking on its own table | {fmt_ratio3(x)} × | – |")
 x = ratio(med(growth.get("empty_never_analysed", [])), g_small)
 w(f"| (information) empty, never analysed, growing during the run, vs small | {fmt_ratio3(x)} × | – |")
 if rss_growth_kb is not None:
@@ -336,10 +410,10 @@ for wl in workloads:
     for s in syncs:
         name = f"plot-{wl}-sync_{s}.dat"
         with open(os.path.join(out, name), "w") as f:
-            f.write("# clients " + " ".join(CONTENDERS) + "\n")
+            f.write("# clients " + " ".join(PLOT_CONTENDERS) + "\n")
             for c in clients_list:
                 f.write(f"{c} " + " ".join(("NaN" if cell(x, wl, s, c) is None else f"{cell(x, wl, s, c):.1f}")
-                                           for x in CONTENDERS) + "\n")
+                                           for x in PLOT_CONTENDERS) + "\n")
         panels.append(name)
 titles = [f"{wl}, synchronous_commit={s}" for wl in workloads for s in syncs]
 with open(os.path.join(out, "plot-panels.gp"), "w") as f:

@@ -47,3 +47,42 @@ CREATE TABLE uniq.bookings (
 	user_id bigint NOT NULL,
 	booked_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- attached: the application's own table of issue 9 (an int resource and
+-- user, a serial id primary key, a plain index on resource_id), attached to
+-- booking and booked through book_resource('att.bookings', ...).
+CREATE SCHEMA att;
+CREATE TABLE att.bookings (
+	id serial PRIMARY KEY,
+	resource_id int,
+	user_id int
+);
+CREATE INDEX ON att.bookings (resource_id);
+SELECT booking_attach('att.bookings');
+
+-- attached-plpgsql: the same logic as attached, in PL/pgSQL, on the same
+-- table: lock, check, insert; true if booked.
+CREATE FUNCTION att.book(p_resource_id bigint, p_user_id bigint)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+	PERFORM pg_advisory_xact_lock(p_resource_id);
+	INSERT INTO att.bookings (resource_id, user_id)
+	SELECT p_resource_id, p_user_id
+	WHERE NOT EXISTS (SELECT 1 FROM att.bookings
+					  WHERE resource_id = p_resource_id);
+	RETURN FOUND;
+END
+$$;
+
+-- attached-never-analysed: the same table, attached the same way, which
+-- nothing ever analyses or vacuums (bench.sh loads it without ANALYZE).
+CREATE SCHEMA att_na;
+CREATE TABLE att_na.bookings (
+	id serial PRIMARY KEY,
+	resource_id int,
+	user_id int
+) WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+CREATE INDEX ON att_na.bookings (resource_id);
+SELECT booking_attach('att_na.bookings');

@@ -1,0 +1,3 @@
+\set rid random(1, :rmax)
+\set uid random(1, 1000000)
+SELECT att.book(:rid, :uid);
