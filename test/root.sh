@@ -220,6 +220,14 @@ run() {
 	git ls-files -z | while IFS= read -r -d '' f; do
 		[ -e "$f" ] && printf '%s\0' "$f"
 	done | tar --null -T - -cf - | tar -xf - -C "$dir"
+	# node-postgres as the host's npm fetched it: the root need not trust
+	# every certificate authority the host does to reach the registry
+	if command -v npm >/dev/null && [ ! -d test/client/node/node_modules/pg ]; then
+		(cd test/client/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || true
+	fi
+	if [ -d test/client/node/node_modules ]; then
+		cp -a test/client/node/node_modules "$dir/test/client/node/"
+	fi
 	mount_all "$root"
 	in_root "$root" env PGVERSION="$v" ${PGPORT:+PGPORT="$PGPORT"} \
 		${BOOKING_SRC_PGHOST:+BOOKING_SRC_PGHOST="$BOOKING_SRC_PGHOST"} \
