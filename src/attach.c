@@ -311,7 +311,7 @@ check_release_sets(Relation rel, const char *source)
 	if (list_length(raw) == 1)
 		stmt = (UpdateStmt *) linitial_node(RawStmt, raw)->stmt;
 	if (stmt == NULL || !IsA(stmt, UpdateStmt) || stmt->whereClause ||
-		stmt->fromClause != NIL || stmt->returningList != NIL || stmt->withClause)
+		stmt->fromClause != NIL || update_stmt_has_returning(stmt) || stmt->withClause)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("release_sets must be a list of column = value assignments: %s",

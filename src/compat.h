@@ -81,6 +81,17 @@ table_ownercheck_compat(Oid relid, Oid roleid)
 }
 
 /*
+ * Whether a raw UPDATE statement has a RETURNING clause.
+ *
+ * 18 wrapped the returning list in a ReturningClause, for OLD/NEW aliases.
+ */
+#if PG_VERSION_NUM >= 180000
+#define update_stmt_has_returning(stmt) ((stmt)->returningClause != NULL)
+#else
+#define update_stmt_has_returning(stmt) ((stmt)->returningList != NIL)
+#endif
+
+/*
  * The module's magic block.  18 can also record the module's name and
  * version, which pg_get_loaded_modules() reports.
  */

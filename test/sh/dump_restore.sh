@@ -4,10 +4,10 @@
 # Bookings are user data in an extension table (pg_extension_config_dump):
 # the rows must come back identical, the identity's position with them, and
 # the functions must work on the restored table.  Run inside a throwaway
-# cluster: pg_virtualenv -t -v 15 bash test/sh/dump_restore.sh
+# cluster: pg_virtualenv -t -v "$PGVERSION" bash test/sh/dump_restore.sh
 set -euo pipefail
 
-bindir=/usr/lib/postgresql/15/bin
+bindir=/usr/lib/postgresql/${PGVERSION:?run under pg_virtualenv}/bin
 src=regress_booking_dump_src
 dst=regress_booking_dump_dst
 dump=$(mktemp --suffix=.dump)
@@ -74,9 +74,9 @@ fi
 echo "ok: all $nrows rows (id, resource_id, user_id, booked_at) restored identical"
 
 expect "sequence state restored" "$src_seq" "$(q "$dst" "$seq_state_sql")"
+ext_sql="SELECT extversion FROM pg_extension WHERE extname = 'booking'"
 expect "extension restored as an extension, at the source's version" \
-	"$(q "$src" "SELECT extversion FROM pg_extension WHERE extname = 'booking'")" \
-	"$(q "$dst" "SELECT extversion FROM pg_extension WHERE extname = 'booking'")"
+	"$(q "$src" "$ext_sql")" "$(q "$dst" "$ext_sql")"
 
 # The functions work on the restored table.
 expect "restored booking is held" 101 "$(q "$dst" "SELECT resource_holder(1)")"

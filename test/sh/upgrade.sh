@@ -265,6 +265,7 @@ for db in "$fresh" "$upd"; do
 	psql -AtX -q -v ON_ERROR_STOP=1 -d "$db" -f "$work/catalog.sql" >"$work/catalog.$db"
 done
 # The listing covers what it claims to (so an empty or broken one fails).
+# (17 added the MAINTAIN privilege, m, to a table's full set)
 for want in '^extension booking version 1.1 ' \
 	'^extension config bookings condition ' \
 	'^extension config booking_tables condition ' \
@@ -272,17 +273,17 @@ for want in '^extension booking version 1.1 ' \
 	'^member table public.booking_tables$' \
 	'^member view public.booking_waits$' \
 	'^view booking_locks: [0-9a-f]\{32\}$' \
-	'^relation booking_waits kind v persistence p options {security_invoker=true} acl {postgres=arwdDxt/postgres,=r/postgres}' \
+	'^relation booking_waits kind v persistence p options {security_invoker=true} acl {postgres=arwdDxtm\{0,1\}/postgres,=r/postgres}' \
 	'^function book_resource(regclass,bigint,bigint) returns boolean language c volatile v strict f parallel u ' \
 	'^function booking_forget_dropped() .* secdef t .*config {"search_path=pg_catalog, pg_temp"}' \
-	'^relation booking_tables kind r .*acl {postgres=arwdDxt/postgres,=r/postgres}' \
+	'^relation booking_tables kind r .*acl {postgres=arwdDxtm\{0,1\}/postgres,=r/postgres}' \
 	'^relation bookings_id_seq kind S .*acl {postgres=rwU/postgres,=r/postgres}' \
 	"^column bookings.id #1 bigint notnull t default  identity 'a' " \
 	'^constraint booking_tables_lock_space_check on booking_tables: CHECK' \
 	'^index CREATE UNIQUE INDEX booking_tables_one_default ON public.booking_tables USING btree (is_default) WHERE is_default$' \
 	'^event trigger booking_forget_dropped on sql_drop function booking_forget_dropped() enabled O ' \
 	'^init privs sequence public.bookings_id_seq (0) e {postgres=rwU/postgres,=r/postgres}$' \
-	'^init privs table public.booking_tables (0) e {postgres=arwdDxt/postgres,=r/postgres}$' \
+	'^init privs table public.booking_tables (0) e {postgres=arwdDxtm\{0,1\}/postgres,=r/postgres}$' \
 	'^depend toast table pg_toast.pg_toast_<oid> (0) -> table public.booking_tables (0) i$' \
 	'^depend event trigger booking_forget_dropped (0) -> function public.booking_forget_dropped() (0) n$'; do
 	grep -q -- "$want" "$work/catalog.$fresh" ||
