@@ -3,7 +3,7 @@
 # build installed in the PostgreSQL that PG_CONFIG names (default: this
 # machine's).  Repeatable whatever else the machine is doing, unlike TPS.
 #
-#   test/bench/instructions.sh [OWN|ATTACHED]
+#   test/bench/instructions.sh [OWN|ATTACHED|PLPGSQL]
 #
 # A single-user backend (no client, no network) runs 200 and then 1,200
 # autocommit "SELECT book_resource(...)" statements on fresh resources, each
@@ -11,21 +11,23 @@
 # difference of the two totals over 1,000 is the cost of one booking
 # transaction, statement parsing and planning included.  ATTACHED books into
 # an attached bookings(id serial, resource_id int, user_id int) instead of
-# the extension's own table.  Run as root (the backend runs as postgres).
+# the extension's own table; PLPGSQL runs the same protocol on that table as
+# a PL/pgSQL function (pg_advisory_xact_lock, then INSERT ... WHERE NOT
+# EXISTS), without the extension.  Run as root (the backend runs as postgres).
 set -euo pipefail
 which=${1:-OWN}
 bin=$(${PG_CONFIG:-pg_config} --bindir)
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 chown postgres "$work"
 
 call() {
-	if [ "$which" = ATTACHED ]; then
-		echo "SELECT book_resource('app_bookings', $1, 1);"
-	else
-		echo "SELECT book_resource($1, 1);"
-	fi
+	case $which in
+		ATTACHED) echo "SELECT book_resource('app_bookings', $1, 1);" ;;
+		PLPGSQL) echo "SELECT app_book($1, 1);" ;;
+		*) echo "SELECT book_resource($1, 1);" ;;
+	esac
 }
 
 total() {
@@ -34,11 +36,11 @@ total() {
 	echo "synchronous_commit = off" >>"$d/postgresql.conf"
 	{
 		echo "CREATE EXTENSION booking;"
-		if [ "$which" = ATTACHED ]; then
-			echo "CREATE TABLE app_bookings (id serial PRIMARY KEY, resource_id int, user_id int);"
-			echo "CREATE INDEX ON app_bookings (resource_id);"
-			echo "SELECT booking_attach('app_bookings');"
-		fi
+		echo "CREATE TABLE app_bookings (id serial PRIMARY KEY, resource_id int, user_id int);"
+		echo "CREATE INDEX ON app_bookings (resource_id);"
+		[ "$which" = ATTACHED ] && echo "SELECT booking_attach('app_bookings');"
+		# one line: the single-user backend ends a statement at a newline
+		echo "CREATE FUNCTION app_book(r bigint, u bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$ BEGIN PERFORM pg_advisory_xact_lock(r); INSERT INTO app_bookings (resource_id, user_id) SELECT r, u WHERE NOT EXISTS (SELECT 1 FROM app_bookings WHERE resource_id = r); RETURN FOUND; END \$\$;"
 		for i in $(seq 1 100); do call $((20000000 + i)); done
 	} >"$work/setup.sql"
 	for i in $(seq 1 "$n"); do call $((i * 7919 % 10000000)); done >"$work/run$n.sql"
