@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 
 . test/lib.sh
 
-bindir=/usr/lib/postgresql/15/bin
+bindir=/usr/lib/postgresql/${PGVERSION:?run under pg_virtualenv}/bin
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # booked_at / cancelled_at print the same in every database
