@@ -122,7 +122,7 @@ book_one(FunctionCallInfo fcinfo, bool wait, const char *funcname)
 	lock = resource_lock(call.lock_space, resource_id, false);
 	if (lock == RESOURCE_LOCK_BUSY)
 	{
-		if (booking_surely_booked(&call, resource_id))
+		if (booking_surely_booked(&call, &resource_id, 1))
 			return false;
 		lock = resource_lock(call.lock_space, resource_id, wait);
 		if (lock == RESOURCE_LOCK_BUSY)
@@ -226,12 +226,8 @@ book_resources(PG_FUNCTION_ARGS)
 		booking_check_ids(&call, ids[i], &user_id);
 	booking_check_privilege(&call, ACL_INSERT);
 
-	for (int i = 0; i < nids; i++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		if (booking_surely_booked(&call, ids[i]))
-			return false;
-	}
+	if (booking_surely_booked(&call, ids, nids))
+		PG_RETURN_BOOL(false);
 
 	resource_lock_many(call.lock_space, ids, nids, taken);
 

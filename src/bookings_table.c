@@ -633,34 +633,30 @@ probe(BookingTarget *t, Relation heap, Relation index, TupleTableSlot *slot,
 }
 
 /*
- * The fast path for an attempt on a resource whose lock is held elsewhere:
- * true when a committed row for the resource exists that no open
- * transaction is inserting or deleting.  Only a release removes a booking,
- * and a release holds the lock, so that answer stays true until one
- * commits; the caller may answer "already booked" without queueing.
- * Anything uncertain returns false and the caller waits for the lock.
+ * The fast path for an attempt on resources whose lock may be held
+ * elsewhere: true when, for one of them, a committed row exists that no
+ * open transaction is inserting or deleting.  Only a release removes a
+ * booking, and a release holds the lock, so that answer stays true until
+ * one commits; the caller may answer "already booked" without queueing.
+ * Anything uncertain returns false and the caller waits for the locks.
  *
  * It reads the index directly with a dirty snapshot, so it serves only a
- * table whose every row is a booking (no active_when) and that has a plain
- * btree index on the resource column; the table and index locks it takes
- * are given back before it returns.  Under SERIALIZABLE every read must be
- * seen by SSI, which a dirty read is not: there the caller always waits.
+ * table looked up directly (every row a booking, a plain btree index on the
+ * resource column); the table and index locks it takes are given back
+ * before it returns.  Under SERIALIZABLE every read must be seen by SSI,
+ * which a dirty read is not: there the caller always waits.
  */
 bool
-booking_surely_booked(BookingCall *call, int64 resource_id)
+booking_surely_booked(BookingCall *call, const int64 *resource_ids, int nids)
 {
 	BookingTarget *t = call->target;
 	Oid			indexid = t->shape.probe_index;
 	Relation	heap;
 	Relation	index;
-	SnapshotData dirty;
 	TupleTableSlot *slot;
-	Datum		d;
-	Booking		booking;
 	bool		sure = false;
 
-	if (IsolationIsSerializable() || !t->direct ||
-		!id_datum(t->shape.res_type, resource_id, &d))
+	if (IsolationIsSerializable() || !t->direct)
 		return false;
 
 	heap = try_relation_open(t->relid, AccessShareLock);
@@ -675,14 +671,24 @@ booking_surely_booked(BookingCall *call, int64 resource_id)
 		return false;
 	}
 	index = index_open(indexid, NoLock);
-
-	InitDirtySnapshot(dirty);
 	slot = table_slot_create(heap, NULL);
-	if (probe(t, heap, index, slot, d, &dirty, &booking))
-		sure = !TransactionIdIsValid(dirty.xmin) &&
-			!TransactionIdIsValid(dirty.xmax);
-	ExecDropSingleTupleTableSlot(slot);
 
+	for (int i = 0; i < nids && !sure; i++)
+	{
+		SnapshotData dirty;
+		Booking		booking;
+		Datum		d;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!id_datum(t->shape.res_type, resource_ids[i], &d))
+			continue;
+		InitDirtySnapshot(dirty);
+		if (probe(t, heap, index, slot, d, &dirty, &booking))
+			sure = !TransactionIdIsValid(dirty.xmin) &&
+				!TransactionIdIsValid(dirty.xmax);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
 	relation_close(heap, AccessShareLock);
 	return sure;

@@ -51,7 +51,8 @@ extern void booking_target(BookingCall *call, Oid caller_fn, Oid relid);
 extern void booking_check_ids(BookingCall *call, int64 resource_id,
 							  const int64 *user_id);
 extern void booking_check_privilege(BookingCall *call, AclMode mode);
-extern bool booking_surely_booked(BookingCall *call, int64 resource_id);
+extern bool booking_surely_booked(BookingCall *call, const int64 *resource_ids,
+								  int nids);
 extern void booking_open(BookingCall *call, LOCKMODE lockmode);
 extern void booking_lookup(BookingCall *call, int64 resource_id,
 						   Booking *booking);
